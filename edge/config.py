@@ -46,6 +46,8 @@ class SourceConfig:
     width: int = _f(1536, "Requested capture width in pixels.")
     height: int = _f(864, "Requested capture height in pixels.")
     exposure_us: int = _f(4000, "Fixed exposure time for picamera2 in microseconds (0 = auto).")
+    analogue_gain: float = _f(4.0, "Fixed analogue gain for picamera2 when exposure_us > 0 (a lit room: 2 to 8).")
+    stream: str = _f("lores", "picamera2 stream handed to the pipeline: 'lores' (half size, cheaper copy) or 'main'.")
     realtime: bool = _f(False, "Pace a video file to its own frame rate instead of as fast as possible.")
     queue_frames: int = _f(8, "Bounded queue between capture and processing; when full, frames are dropped and counted.")
 
@@ -89,6 +91,8 @@ class MqttConfig:
     keepalive_s: int = _f(15, "MQTT keep-alive in seconds; the Last Will fires after 1.5x this.")
     session_expiry_s: int = _f(7 * 24 * 3600, "MQTT 5 Session Expiry Interval in seconds (persistent session).")
     max_inflight: int = _f(20, "Unacknowledged QoS 1 messages in flight at most.")
+    reconnect_min_s: float = _f(0.5, "First reconnect delay in seconds; doubles (with jitter) after each failure.")
+    reconnect_max_s: float = _f(30.0, "Longest reconnect delay in seconds.")
     health_interval_s: float = _f(5.0, "Seconds between health reports.")
     homeassistant: bool = _f(False, "Publish Home Assistant MQTT discovery.")
     discovery_prefix: str = _f("homeassistant", "Home Assistant discovery prefix.")
@@ -320,6 +324,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("mqtt.keepalive_s: must be at least 1")
     if cfg.mqtt.max_inflight < 1:
         raise ConfigError("mqtt.max_inflight: must be at least 1")
+    if not 0 < cfg.mqtt.reconnect_min_s <= cfg.mqtt.reconnect_max_s:
+        raise ConfigError("mqtt.reconnect_min_s, mqtt.reconnect_max_s: need 0 < reconnect_min_s <= reconnect_max_s")
+    if cfg.mqtt.session_expiry_s < 1:
+        raise ConfigError("mqtt.session_expiry_s: must be at least 1 (a persistent session)")
     if "/" in cfg.device_id or "+" in cfg.device_id or "#" in cfg.device_id:
         raise ConfigError(f"device.id: must not contain '/', '+' or '#', got {cfg.device_id!r}")
     if not cfg.mqtt.prefix or any(c in cfg.mqtt.prefix for c in "+#"):

@@ -17,6 +17,8 @@ from edge.errors import InputError
 
 # Subcommand name -> module in edge.cli. Add a line when adding a subcommand.
 COMMANDS: dict[str, str] = {
+    "run": "edge.cli.run",
+    "erase": "edge.cli.erase",
     "replay": "edge.cli.replay",
     "models": "edge.cli.models",
     "demo": "edge.cli.demo",

@@ -1,0 +1,51 @@
+# The two commands: `make demo` and `make test`. Everything they need is set up here:
+# Debian packages (when root), the virtual environments, the verified models.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_TFLITE := .venv-tflite
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STAMP_TFLITE := $(VENV_TFLITE)/.installed
+PIP := --disable-pip-version-check --quiet
+
+.PHONY: setup system-deps models demo test test-tflite bench clean
+
+setup: system-deps $(STAMP) models
+
+system-deps:
+	@scripts/install-system-deps.sh scripts/system-deps.txt
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP) --upgrade pip
+	$(BIN)/pip install $(PIP) -e '.[litert,dev]'
+	# The reference FaceMesh for tests; --no-deps keeps opencv-contrib from replacing headless cv2.
+	$(BIN)/pip install $(PIP) --no-deps mediapipe==0.10.14
+	touch $@
+
+models: $(STAMP)
+	$(BIN)/microexpr models fetch
+
+# The Raspberry Pi OS Bookworm runtime: tflite-runtime 2.14 on numpy < 2.
+$(STAMP_TFLITE): pyproject.toml
+	$(PYTHON) -m venv $(VENV_TFLITE)
+	$(VENV_TFLITE)/bin/pip install $(PIP) --upgrade pip
+	$(VENV_TFLITE)/bin/pip install $(PIP) -e '.[tflite]' pytest pytest-timeout hypothesis 'scikit-image<0.26'
+	touch $@
+
+demo: setup
+	$(BIN)/microexpr demo
+
+test: setup $(STAMP_TFLITE)
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-tflite
+
+test-tflite: $(STAMP_TFLITE)
+	MICROEXPR_TFLITE_RUNTIME=tflite $(VENV_TFLITE)/bin/pytest -p no:cacheprovider -m "not reference" tests/vision tests/sources
+
+bench: setup
+	$(BIN)/microexpr bench --synth --json
+
+clean:
+	rm -rf $(VENV) $(VENV_TFLITE) models/*.tflite models/.cache

@@ -1,0 +1,1 @@
+"""Face vision: TFLite runtime, models, detection, landmarks, pose, alignment, emotion."""

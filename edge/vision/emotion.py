@@ -1,0 +1,52 @@
+"""The emotion CNN (FER2013 mini-Xception) on an eye-levelled grey face crop."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.vision.geometry import Roi
+
+INPUT = 64
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 33, 263
+CROP_SCALE = 1.1
+
+
+def face_crop_roi(lm: np.ndarray) -> Roi:
+    """Eye-levelled square around the face: what FER2013's face boxes look like."""
+    xy = lm[:, :2]
+    lo, hi = xy.min(0), xy.max(0)
+    d = xy[RIGHT_EYE_OUTER] - xy[LEFT_EYE_OUTER]
+    angle = math.atan2(float(d[1]), float(d[0]))
+    return Roi(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, float(max(hi - lo)) * CROP_SCALE, angle)
+
+
+class EmotionClassifier:
+    def __init__(self, interpreter: Any) -> None:
+        self._it = interpreter
+        self._in_index = interpreter.get_input_details()[0]["index"]
+        self._out_index = interpreter.get_output_details()[0]["index"]
+        self._rgb = np.empty((INPUT, INPUT, 3), dtype=np.uint8)
+        self._grey = np.empty((INPUT, INPUT), dtype=np.uint8)
+
+    def aligned_face(self, image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+        """64x64 grey face, eyes level (a view of an internal buffer)."""
+        m = face_crop_roi(lm).crop_to_image(INPUT)
+        cv2.warpAffine(image, m, (INPUT, INPUT), dst=self._rgb,
+                       flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY, dst=self._grey)
+        return self._grey
+
+    def classify(self, image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+        """Softmax over LABELS."""
+        grey = self.aligned_face(image, lm)
+        tensor = self._it.tensor(self._in_index)
+        np.multiply(grey, 2.0 / 255.0, out=tensor()[0, :, :, 0], casting="unsafe")
+        tensor()[0] -= 1.0
+        del tensor
+        self._it.invoke()
+        return self._it.get_tensor(self._out_index)[0].copy()

@@ -1,0 +1,46 @@
+"""Rotated square regions of interest and the affine maps between image and model crops."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Roi:
+    """A rotated square in image pixels: centre, side length, rotation (radians)."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float
+
+    def crop_to_image(self, crop_size: int) -> np.ndarray:
+        """2x3 affine taking crop pixel coordinates (0..crop_size) to image pixels."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        k = self.size / crop_size
+        half = crop_size / 2.0
+        # p_img = centre + R(angle) @ ((u - half) * k, (v - half) * k)
+        return np.array(
+            [
+                [c * k, -s * k, self.cx - (c * half - s * half) * k],
+                [s * k, c * k, self.cy - (s * half + c * half) * k],
+            ],
+            dtype=np.float64,
+        )
+
+
+def normalize_radians(a: float) -> float:
+    return a - 2 * math.pi * math.floor((a + math.pi) / (2 * math.pi))
+
+
+def rotation_from(p0: np.ndarray, p1: np.ndarray, target_deg: float = 0.0) -> float:
+    """MediaPipe's rect rotation: the angle that levels the vector p0 -> p1 (image y down)."""
+    return normalize_radians(math.radians(target_deg) - math.atan2(-(p1[1] - p0[1]), p1[0] - p0[0]))
+
+
+def square_roi(cx: float, cy: float, w: float, h: float, angle: float, scale: float) -> Roi:
+    """MediaPipe's RectTransformation with square_long: the long side, scaled."""
+    return Roi(cx, cy, max(w, h) * scale, angle)

@@ -1,0 +1,140 @@
+"""The per-frame face pipeline: detect when lost, track 468 landmarks, pose, emotion."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import VisionConfig
+from edge.sources.frame import Frame
+from edge.vision.detector import FaceDetector
+from edge.vision.emotion import EmotionClassifier
+from edge.vision.landmarks import FaceLandmarker, roi_from_detection, roi_from_landmarks
+from edge.vision.models import Manifest, load_manifest, models_version, verify_all
+from edge.vision.pose import HeadPose, head_pose
+from edge.vision.runtime import Runtime, find_runtime, load_interpreter
+
+log = logging.getLogger(__name__)
+
+STAGES = ("detect", "landmarks", "pose", "emotion")
+
+
+@dataclass(slots=True)
+class FaceResult:
+    """What the vision stage knows about one frame; the spotter's input."""
+
+    frame_index: int
+    t_ns: int
+    face: bool = False
+    box: tuple[float, float, float, float] | None = None
+    landmarks: np.ndarray | None = None  # (468, 3) float32, x/y image pixels
+    presence: float = 0.0
+    pose: HeadPose | None = None
+    emotion: np.ndarray | None = None  # (7,) FER2013 softmax, None where not run
+    detected: bool = False  # detection ran on this frame (tracking was lost)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def default_threads(model: str, configured: int) -> int:
+    """Threads per model: XNNPACK gains from a second thread on the landmark model only."""
+    if configured > 0:
+        return configured
+    cores = os.cpu_count() or 1
+    return min(2, cores) if model == "face_landmark" else 1
+
+
+class FacePipeline:
+    """Detection only when tracking is lost; landmarks every frame; emotion every N frames."""
+
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        threads: int = 0,
+        detect_threshold: float = 0.5,
+        presence_threshold: float = 0.5,
+        emotion_every: int = 4,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.manifest: Manifest = load_manifest(models_dir)
+        paths = verify_all(self.manifest)
+        self.runtime = runtime or find_runtime()
+        self.threads = {name: default_threads(name, threads) for name in paths}
+        self.detector = FaceDetector(
+            load_interpreter(paths["face_detection"], self.threads["face_detection"], self.runtime), detect_threshold
+        )
+        self.landmarker = FaceLandmarker(
+            load_interpreter(paths["face_landmark"], self.threads["face_landmark"], self.runtime)
+        )
+        self.emotion = EmotionClassifier(load_interpreter(paths["emotion"], self.threads["emotion"], self.runtime))
+        self.presence_threshold = presence_threshold
+        self.emotion_every = max(1, emotion_every)
+        self.models_version = models_version(self.manifest)
+        self._roi = None
+        self._since_emotion = 0
+        log.info("face pipeline on %s %s, threads %s", self.runtime.name, self.runtime.version, self.threads)
+
+    @classmethod
+    def from_config(cls, cfg: VisionConfig, runtime: Runtime | None = None) -> "FacePipeline":
+        return cls(
+            models_dir=Path(cfg.models_dir) if cfg.models_dir else None,
+            threads=cfg.threads,
+            detect_threshold=cfg.detect_threshold,
+            presence_threshold=cfg.presence_threshold,
+            emotion_every=cfg.emotion_every,
+            runtime=runtime,
+        )
+
+    def reset(self) -> None:
+        self._roi = None
+        self._since_emotion = 0
+
+    def process(self, frame: Frame) -> FaceResult:
+        res = FaceResult(frame.index, frame.t_ns)
+        t = res.timings_ms
+        image = frame.image
+        lm = None
+        if self._roi is not None:
+            t0 = time.perf_counter_ns()
+            lm, presence = self.landmarker.run(image, self._roi)
+            t["landmarks"] = (time.perf_counter_ns() - t0) / 1e6
+            if presence < self.presence_threshold:
+                lm = None  # lost: detect again on this same frame
+        if lm is None:
+            t0 = time.perf_counter_ns()
+            dets = self.detector.detect(image)
+            t["detect"] = (time.perf_counter_ns() - t0) / 1e6
+            res.detected = True
+            self._roi = None
+            if not dets:
+                return res
+            t0 = time.perf_counter_ns()
+            lm, presence = self.landmarker.run(image, roi_from_detection(dets[0]))
+            t["landmarks"] = t.get("landmarks", 0.0) + (time.perf_counter_ns() - t0) / 1e6
+            if presence < self.presence_threshold:
+                return res
+        res.face, res.landmarks, res.presence = True, lm, presence
+        t0 = time.perf_counter_ns()
+        self._roi = roi_from_landmarks(lm)
+        lo, hi = lm[:, :2].min(0), lm[:, :2].max(0)
+        res.box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        res.pose = head_pose(lm)
+        t["pose"] = (time.perf_counter_ns() - t0) / 1e6
+        self._since_emotion += 1
+        if self._since_emotion >= self.emotion_every or res.detected:
+            self.classify_emotion(frame, res)
+        return res
+
+    def classify_emotion(self, frame: Frame, res: FaceResult) -> np.ndarray | None:
+        """Run the CNN now (the spotter asks at a candidate apex); None without a face."""
+        if res.landmarks is None:
+            return None
+        t0 = time.perf_counter_ns()
+        res.emotion = self.emotion.classify(frame.image, res.landmarks)
+        res.timings_ms["emotion"] = res.timings_ms.get("emotion", 0.0) + (time.perf_counter_ns() - t0) / 1e6
+        self._since_emotion = 0
+        return res.emotion

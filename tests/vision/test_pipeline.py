@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.sources.frame import Frame
+from edge.vision.emotion import LABELS
+from fixtures.footage import astronaut_face
+
+
+def _frame(img: np.ndarray, i: int = 0) -> Frame:
+    return Frame(img, i * 8_333_333, i)
+
+
+def _scene(angle: float = 0.0) -> np.ndarray:
+    img = np.full((480, 640, 3), 40, np.uint8)
+    img[:, 80:560] = astronaut_face(480)
+    if angle:
+        m = cv2.getRotationMatrix2D((320, 200), angle, 1.0)
+        img = cv2.warpAffine(img, m, (640, 480), borderMode=cv2.BORDER_REFLECT)
+    return img
+
+
+def test_tracks_after_first_detection(pipeline):
+    pipeline.reset()
+    img = _scene()
+    first = pipeline.process(_frame(img, 0))
+    second = pipeline.process(_frame(img, 1))
+    assert first.face and first.detected
+    assert second.face and not second.detected, "the second frame must track, not detect"
+    assert first.landmarks.shape == (468, 3)
+    # Same image twice: tracking converges on the same landmarks (sub-pixel).
+    assert np.abs(first.landmarks[:, :2] - second.landmarks[:, :2]).mean() < 1.0
+    assert set(second.timings_ms) >= {"landmarks", "pose"}
+
+
+def test_roll_follows_image_rotation(pipeline):
+    rolls = []
+    for angle in (-15.0, 0.0, 15.0):
+        pipeline.reset()
+        res = pipeline.process(_frame(_scene(angle)))
+        assert res.face
+        rolls.append(res.pose.roll)
+    # cv2 rotates counter-clockwise for positive angles: the eye line turns by -angle.
+    assert abs((rolls[0] - rolls[1]) - 15.0) < 3.0
+    assert abs((rolls[1] - rolls[2]) - 15.0) < 3.0
+
+
+def test_emotion_softmax_on_aligned_face(pipeline):
+    pipeline.reset()
+    res = pipeline.process(_frame(_scene()))
+    assert res.emotion is not None, "the CNN runs on a detection frame"
+    assert res.emotion.shape == (len(LABELS),)
+    assert abs(float(res.emotion.sum()) - 1.0) < 1e-3
+    crop = pipeline.emotion.aligned_face(_scene(), res.landmarks)
+    assert crop.shape == (64, 64) and crop.std() > 10, "a face, not a flat patch"
+
+
+def test_emotion_runs_every_n_frames_and_on_demand(pipeline):
+    pipeline.reset()
+    img = _scene()
+    ran = [pipeline.process(_frame(img, i)).emotion is not None for i in range(9)]
+    assert ran == [True, False, False, False, True, False, False, False, True]
+    res = pipeline.process(_frame(img, 9))
+    assert res.emotion is None
+    assert pipeline.classify_emotion(_frame(img, 9), res) is not None
+
+
+def test_no_face_then_face(pipeline):
+    pipeline.reset()
+    blank = pipeline.process(_frame(np.full((480, 640, 3), 90, np.uint8)))
+    assert not blank.face and blank.detected and blank.landmarks is None
+    assert pipeline.process(_frame(_scene(), 1)).face
