@@ -9,6 +9,8 @@ import pytest
 pytest_plugins = [
     "fixtures.broker",
     "fixtures.footage",
+    "fixtures.postgres",
+    "fixtures.browser",
 ]
 
 

@@ -23,6 +23,11 @@ COMMANDS: dict[str, str] = {
     "models": "edge.cli.models",
     "demo": "edge.cli.demo",
     "config": "edge.cli.config_cmd",
+    "synth": "edge.cli.synth",
+    "eval": "edge.cli.eval",
+    "dashboard": "edge.cli.dashboard",
+    "bench": "edge.cli.bench",
+    "outbox": "edge.cli.outbox",
 }
 
 

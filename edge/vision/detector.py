@@ -68,7 +68,7 @@ class FaceDetector:
         self._buf[:] = 0
         cv2.resize(image, (nw, nh), dst=self._buf[py : py + nh, px : px + nw], interpolation=cv2.INTER_AREA)
         tensor = self._it.tensor(self._in_index)
-        np.multiply(self._buf, 2.0 / 255.0, out=tensor()[0], casting="unsafe")
+        np.multiply(self._buf, np.float32(2.0 / 255.0), out=tensor()[0], dtype=np.float32)
         tensor()[0] -= 1.0
         del tensor
         self._it.invoke()

@@ -8,21 +8,21 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.vision.geometry import Roi
+from edge.vision.geometry import Roi, bounds
 
 INPUT = 64
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 33, 263
 CROP_SCALE = 1.1
+_SCALE = np.float32(2.0 / 255.0)
 
 
 def face_crop_roi(lm: np.ndarray) -> Roi:
     """Eye-levelled square around the face: what FER2013's face boxes look like."""
-    xy = lm[:, :2]
-    lo, hi = xy.min(0), xy.max(0)
-    d = xy[RIGHT_EYE_OUTER] - xy[LEFT_EYE_OUTER]
+    x0, y0, x1, y1 = bounds(lm)
+    d = lm[RIGHT_EYE_OUTER, :2] - lm[LEFT_EYE_OUTER, :2]
     angle = math.atan2(float(d[1]), float(d[0]))
-    return Roi(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, float(max(hi - lo)) * CROP_SCALE, angle)
+    return Roi((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE, angle)
 
 
 class EmotionClassifier:
@@ -45,7 +45,7 @@ class EmotionClassifier:
         """Softmax over LABELS."""
         grey = self.aligned_face(image, lm)
         tensor = self._it.tensor(self._in_index)
-        np.multiply(grey, 2.0 / 255.0, out=tensor()[0, :, :, 0], casting="unsafe")
+        np.multiply(grey, _SCALE, out=tensor()[0, :, :, 0], dtype=np.float32)
         tensor()[0] -= 1.0
         del tensor
         self._it.invoke()

@@ -15,12 +15,13 @@ import cv2
 import numpy as np
 
 from edge.vision.detector import Detection
-from edge.vision.geometry import Roi, rotation_from, square_roi
+from edge.vision.geometry import Roi, bounds, rotation_from, square_roi
 
 INPUT = 192
 N_LANDMARKS = 468
 ROI_SCALE = 1.5
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 33, 263
+_SCALE = np.float32(1.0 / 255.0)
 
 
 def roi_from_detection(det: Detection) -> Roi:
@@ -29,11 +30,11 @@ def roi_from_detection(det: Detection) -> Roi:
     return square_roi((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, angle, ROI_SCALE)
 
 
-def roi_from_landmarks(lm: np.ndarray) -> Roi:
-    xy = lm[:, :2]
-    lo, hi = xy.min(0), xy.max(0)
-    angle = rotation_from(xy[LEFT_EYE_OUTER], xy[RIGHT_EYE_OUTER])
-    return square_roi((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[0] - lo[0], hi[1] - lo[1], angle, ROI_SCALE)
+def roi_from_landmarks(lm: np.ndarray, box: tuple[float, float, float, float] | None = None) -> Roi:
+    """`box`: the landmarks' bounds when the caller has them already."""
+    x0, y0, x1, y1 = box or bounds(lm)
+    angle = rotation_from(lm[LEFT_EYE_OUTER], lm[RIGHT_EYE_OUTER])
+    return square_roi((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, angle, ROI_SCALE)
 
 
 class FaceLandmarker:
@@ -56,7 +57,7 @@ class FaceLandmarker:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
         )
         tensor = self._it.tensor(self._in_index)
-        np.multiply(self._crop, 1.0 / 255.0, out=tensor()[0], casting="unsafe")
+        np.multiply(self._crop, _SCALE, out=tensor()[0], dtype=np.float32)  # float32 math, no float64 pass
         del tensor
         self._it.invoke()
         raw = self._it.get_tensor(self._mesh_index).reshape(N_LANDMARKS, 3)

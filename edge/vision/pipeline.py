@@ -14,6 +14,7 @@ from edge.config import VisionConfig
 from edge.sources.frame import Frame
 from edge.vision.detector import FaceDetector
 from edge.vision.emotion import EmotionClassifier
+from edge.vision.geometry import bounds
 from edge.vision.landmarks import FaceLandmarker, roi_from_detection, roi_from_landmarks
 from edge.vision.models import Manifest, load_manifest, models_version, verify_all
 from edge.vision.pose import HeadPose, head_pose
@@ -41,11 +42,12 @@ class FaceResult:
 
 
 def default_threads(model: str, configured: int) -> int:
-    """Threads per model: XNNPACK gains from a second thread on the landmark model only."""
+    """Threads per model: a second XNNPACK thread only for the landmark model, and only with
+    cores to spare (4+, the Pi 5); on 2 cores it measured slower (docs/benchmarks.md)."""
     if configured > 0:
         return configured
     cores = os.cpu_count() or 1
-    return min(2, cores) if model == "face_landmark" else 1
+    return 2 if model == "face_landmark" and cores >= 4 else 1
 
 
 class FacePipeline:
@@ -119,9 +121,8 @@ class FacePipeline:
                 return res
         res.face, res.landmarks, res.presence = True, lm, presence
         t0 = time.perf_counter_ns()
-        self._roi = roi_from_landmarks(lm)
-        lo, hi = lm[:, :2].min(0), lm[:, :2].max(0)
-        res.box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        res.box = bounds(lm)
+        self._roi = roi_from_landmarks(lm, res.box)
         res.pose = head_pose(lm)
         t["pose"] = (time.perf_counter_ns() - t0) / 1e6
         self._since_emotion += 1

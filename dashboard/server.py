@@ -1,0 +1,61 @@
+"""Wires a deployment (central over MQTT, or local over the outbox) and serves it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from dashboard.app import Deployment, create_app
+from dashboard.auth import Authenticator
+from dashboard.local import ClipStore, LocalStore
+from dashboard.store import open_store
+from edge.config import Config, parse_listen
+from edge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class MqttControl:
+    """Session start/stop as MQTT 5 commands with a reply."""
+
+    def __init__(self, ingester: Any) -> None:
+        self.ingester = ingester
+
+    def start(self, device: str, interview_id: str) -> dict[str, Any]:
+        return self.ingester.commands.request(device, "start_session", {"id": interview_id, "session": interview_id})
+
+    def stop(self, device: str) -> dict[str, Any]:
+        return self.ingester.commands.request(device, "stop_session", {})
+
+
+def build(cfg: Config, local: bool) -> Deployment:
+    """Check the configuration and open the store; raises InputError subclasses on bad input."""
+    auth = Authenticator(cfg.dashboard)
+    if local:
+        store = LocalStore(cfg)
+        return Deployment(store=store, control=store, auth=auth, local=True,
+                          clips=ClipStore(cfg.data_dir / "clips"), on_stop=[store.close])
+    if not cfg.mqtt.url:
+        raise ConfigError("mqtt.url: the central dashboard needs a broker; set MICROEXPR_MQTT_URL (or use --local)")
+    from dashboard.ingest import Ingester
+
+    store = open_store(cfg.dashboard.database, cfg.data_dir)
+    host, port = parse_listen(cfg.dashboard.listen)
+    client_id = f"microexpr-dashboard-{socket.gethostname().split('.')[0]}-{port}"
+    ingester = Ingester(cfg, store, client_id)
+    return Deployment(store=store, control=MqttControl(ingester), auth=auth, local=False,
+                      stats=ingester.stats, on_start=[ingester.start], on_stop=[ingester.stop, store.close])
+
+
+def serve(cfg: Config, local: bool) -> None:
+    import uvicorn
+
+    d = build(cfg, local)
+    host, port = parse_listen(cfg.dashboard.listen)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("listening on %s, beyond loopback: put TLS in front of it", host)
+    log.info("dashboard (%s) on http://%s:%d/ ; access is logged", "local" if local else "fleet", host, port)
+    config = uvicorn.Config(create_app(d), host=host, port=port, log_config=None, access_log=False,
+                            timeout_graceful_shutdown=3, proxy_headers=False)
+    uvicorn.Server(config).run()

@@ -1,0 +1,1 @@
+"""`microexpr bench`: speed as a reproducible number, side by side with MediaPipe FaceMesh."""

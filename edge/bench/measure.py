@@ -1,0 +1,171 @@
+"""The two timed passes: as fast as possible (optionally interleaved with MediaPipe), and a
+real-time replay through the capture thread and its bounded queue.
+
+Both feed frames to `edge.analysis.analyse`, the loop replay and the unit run,
+through a generator that timestamps each frame as it is handed over and again
+when the loop asks for the next one: the difference is the frame's whole
+processing (pipeline, spotter, sinks), with no change to the loop itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from edge.analysis import Analysis, analyse
+from edge.errors import InputError
+from edge.sources.base import FrameSource
+from edge.sources.capture import Capture
+from edge.sources.frame import Frame
+from edge.bench.footage import looped
+
+log = logging.getLogger(__name__)
+
+BLOCK = 10  # frames per turn when ours and MediaPipe alternate: short turns share load swings fairly
+WAIT_S = 1.0
+
+
+@dataclass
+class Pass:
+    """One timed pass: the analysis summary plus per-frame times."""
+
+    analysis: Analysis
+    busy_ms: list[float] = field(default_factory=list)  # per frame: handed over -> next frame asked for
+    latency_ms: list[float] = field(default_factory=list)  # per frame: due time -> processing done
+    mediapipe_s: float = 0.0
+    mediapipe_frames: int = 0
+    mediapipe_faces: int = 0
+    dropped: int = 0
+    frames_in: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of processing time (MediaPipe's turns excluded)."""
+        busy = sum(self.busy_ms) / 1e3
+        return len(self.busy_ms) / busy if busy > 0 else 0.0
+
+    @property
+    def mediapipe_fps(self) -> float:
+        return self.mediapipe_frames / self.mediapipe_s if self.mediapipe_s > 0 else 0.0
+
+
+class MediaPipeMesh:
+    """MediaPipe's own FaceMesh graph in tracking mode: the peer the pipeline is measured against."""
+
+    def __init__(self) -> None:
+        try:
+            import mediapipe as mp
+        except ImportError as e:
+            raise InputError(f"--compare mediapipe: mediapipe is not installed ({e}); "
+                             "pip install --no-deps mediapipe==0.10.14") from None
+        self.version = getattr(mp, "__version__", "")
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+            min_detection_confidence=0.5, min_tracking_confidence=0.5,
+        )
+
+    def run(self, frames: Iterable[Frame]) -> tuple[int, int, float]:
+        """(frames, faces found, seconds) for these frames in order."""
+        n = faces = 0
+        t0 = time.perf_counter()
+        for f in frames:
+            r = self._mesh.process(f.image)
+            faces += r.multi_face_landmarks is not None
+            n += 1
+        return n, faces, time.perf_counter() - t0
+
+    def close(self) -> None:
+        self._mesh.close()
+
+
+def _timed(frames: Iterable[Frame], p: Pass, between: Callable[[int], None] | None = None,
+           due_ns: bool = False) -> Iterator[Frame]:
+    clock = time.monotonic_ns
+    for i, frame in enumerate(frames):
+        if between is not None and i % BLOCK == 0:
+            between(i)
+        t0 = clock()
+        yield frame
+        t1 = clock()
+        p.busy_ms.append((t1 - t0) / 1e6)
+        p.latency_ms.append((t1 - (frame.t_ns if due_ns else t0)) / 1e6)
+
+
+def throughput(frames: Sequence[Frame], count: int, period_ns: int, pipeline, spotter,
+               mediapipe: MediaPipeMesh | None = None, name: str = "") -> Pass:
+    """`count` frames as fast as they go; MediaPipe, if given, takes alternate turns of BLOCK
+    frames on the very same frames, so both see the same load on a shared machine."""
+    stream = list(looped(frames, count, period_ns))
+    holder: list[Pass] = []
+
+    def mediapipe_turn(start: int) -> None:
+        n, faces, s = mediapipe.run(stream[start:start + BLOCK])
+        p = holder[0]
+        p.mediapipe_frames += n
+        p.mediapipe_faces += faces
+        p.mediapipe_s += s
+
+    p = Pass(Analysis(source=name))
+    holder.append(p)
+    t0 = time.perf_counter()
+    p.analysis = analyse(_timed(stream, p, mediapipe_turn if mediapipe else None), pipeline, spotter,
+                         source_name=name)
+    p.wall_s = time.perf_counter() - t0
+    p.frames_in = count
+    return p
+
+
+class PacedReplay(FrameSource):
+    """Decoded frames released at `rate` fps on the wall clock, stamped with their due time
+    (as a camera stamps the sensor time), for `count` frames."""
+
+    def __init__(self, frames: Sequence[Frame], rate: float, count: int, name: str = "replay") -> None:
+        self._frames = frames
+        self._period_ns = 1e9 / rate
+        self._count = count
+        self.name = name
+        self.nominal_fps = rate
+        self.frame_count = count
+
+    def frames(self) -> Iterator[Frame]:
+        n = len(self._frames)
+        start = time.monotonic_ns() + 20_000_000
+        for i in range(self._count):
+            due = start + int(i * self._period_ns)
+            delay = due - time.monotonic_ns()
+            if delay > 0:
+                time.sleep(delay / 1e9)
+            yield Frame(self._frames[i % n].image, due, i)
+
+
+def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int, pipeline, spotter,
+             name: str = "") -> Pass:
+    """Replay at camera rate through the unit's capture thread and bounded queue (dropping
+    the oldest frame when full, as with a live camera); latency runs from each frame's due time."""
+    capture = Capture(lambda: PacedReplay(frames, rate, count, name), queue_frames, live=False,
+                      drop_when_full=True)
+    p = Pass(Analysis(source=name))
+
+    def queued() -> Iterator[Frame]:
+        while True:
+            frame = capture.get(WAIT_S)
+            if frame is not None:
+                yield frame
+            elif capture.ended:
+                return
+
+    t0 = time.perf_counter()
+    capture.start()
+    try:
+        p.analysis = analyse(_timed(queued(), p, due_ns=True), pipeline, spotter, source_name=name)
+    finally:
+        capture.stop()
+    p.wall_s = time.perf_counter() - t0
+    stats = capture.stats()
+    if capture.error is not None:
+        raise InputError(f"replay failed: {capture.error}")
+    p.dropped, p.frames_in = stats.frames_dropped, stats.frames_in  # frames_in counts dropped ones too
+    return p

@@ -1,0 +1,113 @@
+"""The benchmark's numbers as one record: printed for people, JSON for scripts and docs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    a = np.asarray(values, dtype=np.float64)
+    return {"p50": round(float(np.percentile(a, 50)), 3), "p99": round(float(np.percentile(a, 99)), 3),
+            "max": round(float(a.max()), 3)}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def os_threads() -> int:
+    """Threads of this process right now, interpreter thread pools included."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on; the load average says how shared it was."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip().lower(), value.strip())
+    except OSError:
+        pass
+    # x86 names the CPU in "model name"; a Raspberry Pi names the board in "Model".
+    model = fields.get("model name") or fields.get("model") or ""
+    return {"cpu": model or platform.processor(), "cores": os.cpu_count() or 0, "arch": platform.machine(),
+            "python": platform.python_version(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+@dataclass
+class BenchReport:
+    footage: str
+    size: tuple[int, int]
+    footage_fps: float
+    frames: int
+    fps: float
+    stages_ms: dict[str, dict[str, float]]
+    latency_ms: dict[str, float]  # end to end: due time (--rate) or hand-over -> processed
+    frame_ms: dict[str, float]  # per-frame processing in the as-fast-as-possible pass
+    peak_rss_mb: float
+    footage_mb: float
+    runtime: str
+    threads: dict[str, int]
+    os_threads: int
+    machine: dict[str, Any]
+    faces: int = 0
+    events: int = 0
+    spotting: bool = True
+    rate: float | None = None
+    dropped: int | None = None
+    replay_frames: int | None = None
+    replay_frames_in: int | None = None
+    replay_fps_in: float | None = None
+    mediapipe_fps: float | None = None
+    mediapipe_faces: int | None = None
+    ratio: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def text(self) -> str:
+        w, h = self.size
+        lines = [
+            f"footage   {self.footage}: {w}x{h} at {self.footage_fps:.0f} fps, {self.frames} frames "
+            f"({self.footage_mb:.0f} MB decoded in memory)",
+            f"machine   {self.machine['cpu']}, {self.machine['cores']} cores {self.machine['arch']}, "
+            f"load average {self.machine['loadavg']}",
+            f"runtime   {self.runtime}, interpreter threads {self.threads}, {self.os_threads} OS threads",
+            f"pipeline  {self.fps:.1f} fps (detect, landmarks, pose, emotion"
+            f"{', spotting' if self.spotting else '; NO spotter'}); face on {self.faces}/{self.frames} frames, "
+            f"{self.events} events",
+        ]
+        for stage, s in self.stages_ms.items():
+            runs = f"  ({s['runs']} runs)" if "runs" in s else ""
+            lines.append(f"  {stage:10} p50 {s['p50']:7.3f} ms  p99 {s['p99']:7.3f} ms{runs}")
+        lines.append(f"per frame p50 {self.frame_ms['p50']:.3f} ms  p99 {self.frame_ms['p99']:.3f} ms "
+                     "(handed over -> processed, spotting included)")
+        if self.mediapipe_fps is not None:
+            lines.append(f"mediapipe FaceMesh alone {self.mediapipe_fps:.1f} fps (face on {self.mediapipe_faces} "
+                         f"frames); ratio ours/mediapipe {self.ratio:.2f}")
+        if self.rate is not None:
+            lines.append(f"replay    {self.replay_frames} of {self.replay_frames_in} frames at {self.rate:g} fps "
+                         f"({self.replay_fps_in:.1f} fps in): {self.dropped} dropped, latency p50 "
+                         f"{self.latency_ms['p50']:.3f} ms p99 {self.latency_ms['p99']:.3f} ms "
+                         f"max {self.latency_ms['max']:.3f} ms (due time -> processed)")
+        else:
+            lines.append(f"latency   p50 {self.latency_ms['p50']:.3f} ms  p99 {self.latency_ms['p99']:.3f} ms "
+                         "(no --rate: from hand-over, frames are always due)")
+        lines.append(f"memory    peak RSS {self.peak_rss_mb:.0f} MB (includes the decoded footage)")
+        lines.extend(f"note      {n}" for n in self.notes)
+        return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""`microexpr eval`: MEGC spotting and recognition scores on annotated footage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge.errors import InputError
+from edge.events.annotations import write_annotations
+from edge.evaluation.harness import Evaluation, run_pipeline, score_predictions
+from edge.evaluation.metrics import score_dict
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score spotting and recognition on annotated footage (MEGC protocol)",
+        description="Run the whole pipeline on every annotated video under PATH and score it, "
+        "or score a predictions CSV (--predictions) without running anything.",
+    )
+    p.add_argument("path", metavar="PATH", nargs="?", help="a video file or a folder of videos")
+    p.add_argument("--annotations", required=True, metavar="GT.csv", help="ground truth (video,onset,apex,offset,type,emotion,aus)")
+    p.add_argument("--predictions", metavar="PRED.csv", help="score these predictions instead of running the pipeline")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="draw each video's timeline: truth against predictions")
+    p.add_argument("--save-predictions", metavar="OUT.csv", help="write the pipeline's predictions in the annotation format")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    gt = Path(args.annotations)
+    if args.predictions and args.path:
+        raise InputError("give either PATH (run the pipeline) or --predictions, not both")
+    if args.predictions:
+        ev = score_predictions(Path(args.predictions), gt)
+    elif args.path:
+        bar = _Progress() if sys.stderr.isatty() and not args.json else None
+        ev = run_pipeline(Path(args.path), gt, args.config, progress=bar)
+    else:
+        raise InputError("nothing to score: give PATH (a video or folder) or --predictions PRED.csv")
+    if args.save_predictions:
+        write_annotations(Path(args.save_predictions), ev.predictions)
+    if args.plot:
+        from edge.evaluation.plot import plot_timelines
+
+        plot_timelines(ev, Path(args.plot))
+    d = score_dict(ev.score, ev.videos, sum(ev.frames.values()))
+    if args.json:
+        print(json.dumps(d))
+    else:
+        print(table(ev, d))
+    return 0
+
+
+def table(ev: Evaluation, d: dict) -> str:
+    lines = [f"videos {d['videos']}  frames {d['frames']}  truths {len(ev.truths)}  predictions {len(ev.predictions)}  IoU >= {d['iou_threshold']}",
+             "",
+             f"{'spotting':<10}{'TP':>6}{'FP':>6}{'FN':>6}{'precision':>11}{'recall':>8}{'F1':>8}"]
+    for k in ("micro", "macro", "overall"):
+        c = d[k]
+        lines.append(f"{k:<10}{c['tp']:>6}{c['fp']:>6}{c['fn']:>6}{c['precision']:>11.3f}{c['recall']:>8.3f}{c['f1']:>8.3f}")
+    r = d["recognition"]
+    lines += ["", f"recognition over {r['n']} matched micro expressions: accuracy {r['accuracy']:.3f}  UF1 {r['uf1']:.3f}  UAR {r['uar']:.3f}"]
+    if r["n"]:
+        labels = [lab[:4] or "none" for lab in r["labels"]]
+        lines.append("truth \\ predicted " + " ".join(f"{lab:>5}" for lab in labels))
+        for lab, row in zip(r["labels"][:-1], r["confusion"]):
+            lines.append(f"{lab:<18}" + " ".join(f"{v:>5}" for v in row))
+    return "\n".join(lines)
+
+
+class _Progress:
+    def __call__(self, name: str, done: int, total: int) -> None:
+        bar = "#" * int(25 * done / max(total, 1))
+        sys.stderr.write(f"\r[{bar:<25}] {done}/{total} videos {name[:40]:<40}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()

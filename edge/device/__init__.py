@@ -1,0 +1,1 @@
+"""The long-running unit: `microexpr run`, systemd notify/watchdog, GPIO controls, clips."""

@@ -1,0 +1,274 @@
+"""The long-running unit: capture -> FacePipeline -> Spotter -> Outbox, with systemd and GPIO.
+
+The processing loop runs on the main thread and is the only thing that feeds
+systemd's watchdog, so a pipeline stage that stalls stops the feeding and
+systemd restarts the service. The capture runs on its own thread and never
+waits for processing. SIGTERM (`request_stop`) finishes the current event,
+flushes clips and the publisher, tells systemd STOPPING=1 and returns 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any, Protocol
+
+from edge.config import Config
+from edge.device.clips import ClipRecorder
+from edge.device.controls import Controls, Fault
+from edge.device.notify import SystemdNotifier
+from edge.events.record import Event
+from edge.publish.health import HealthSnapshot, build_health
+from edge.sources.capture import LOST, RETRYING, Capture
+from edge.sources.frame import Frame
+
+log = logging.getLogger(__name__)
+
+NO_FACE_S = 2.0  # no face this long while frames flow -> the no-face fault pattern
+SESSION_POLL_S = 0.5  # sessions may also be changed by MQTT commands on another thread
+FRAME_WAIT_S = 0.1  # longest the loop waits for a frame, so it keeps feeding the watchdog
+FRESH_FRAME_S = 1.0  # the recording LED stays on this long after the last analysed frame
+
+
+class Pipeline(Protocol):
+    def process(self, frame: Frame) -> Any: ...
+
+
+class Spotter(Protocol):
+    def update(self, frame: Frame, res: Any) -> list[Event]: ...
+    def flush(self) -> list[Event]: ...
+
+
+class Publisher(Protocol):
+    """What the unit needs of the MQTT publisher (it reads the outbox on its own thread)."""
+
+    @property
+    def connected(self) -> bool: ...
+    def publish_health(self, payload: dict[str, Any]) -> None: ...
+    def stop(self, timeout: float) -> None: ...
+
+
+class Unit:
+    """One device process; construct with its collaborators, then `run()`."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        capture: Capture,
+        pipeline: Pipeline,
+        spotter: Spotter,
+        outbox: Any,
+        notifier: SystemdNotifier,
+        clips: ClipRecorder | None = None,
+        publisher: Publisher | None = None,
+        source_name: str = "camera",
+        models_version: str = "",
+        runtime: str = "",
+        exit_at_end: bool = False,
+    ) -> None:
+        self.cfg = cfg
+        self.capture = capture
+        self.pipeline = pipeline
+        self.spotter = spotter
+        self.outbox = outbox
+        self.notifier = notifier
+        self.clips = clips
+        self.publisher = publisher
+        self.controls: Controls | None = None
+        self.source_name = source_name
+        self.exit_at_end = exit_at_end
+        self.health_path = cfg.data_dir / "health.json"
+        self.snapshot = HealthSnapshot(models=models_version, runtime=runtime)
+        self.events_emitted = 0
+        self._stop = threading.Event()
+        self._toggle = threading.Event()
+        self._session: str = ""
+        self._session_checked = -1e9
+        self._last_frame = -1e9
+        self._last_face = time.monotonic()
+        self._rate_mark = (time.monotonic(), 0, 0)
+        self.last_health: dict[str, Any] | None = None
+
+    def attach_controls(self, controls: Controls) -> None:
+        self.controls = controls
+
+    # ---- requests from other threads (signal handlers, GPIO) ---------------
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: the loop notices within FRAME_WAIT_S."""
+        self._stop.set()
+
+    def request_session_toggle(self) -> None:
+        """The session button: start a session, or stop the running one."""
+        self._toggle.set()
+
+    # ---- the loop ---------------------------------------------------------------
+
+    def run(self) -> int:
+        self.capture.start()
+        self._refresh_session(force=True)
+        interval = self.notifier.watchdog_interval_s
+        feed_every = min(interval / 3, 1.0) if interval else None
+        health_every = max(0.1, self.cfg.mqtt.health_interval_s)
+        self.notifier.ready(f"analysing {self.source_name}")
+        log.info("unit %s running: source %s, watchdog %s", self.cfg.device_id, self.source_name,
+                 f"{interval:g} s" if interval else "off")
+        last_feed = last_health = time.monotonic()
+        self._write_health()
+        while not self._stop.is_set():
+            if self._toggle.is_set():
+                self._toggle.clear()
+                self._toggle_session()
+            frame = self.capture.get(FRAME_WAIT_S)
+            if frame is not None:
+                self._process(frame)
+            elif self.capture.ended and self.exit_at_end:
+                log.info("replay ended")
+                break
+            now = time.monotonic()
+            if feed_every is not None and now - last_feed >= feed_every:
+                self.notifier.watchdog()
+                last_feed = now
+            if now - self._session_checked >= SESSION_POLL_S:
+                self._refresh_session()
+            self._update_indicators(now)
+            if now - last_health >= health_every:
+                self._write_health()
+                last_health = now
+        return self._shutdown()
+
+    def _process(self, frame: Frame) -> None:
+        res = self.pipeline.process(frame)
+        now = time.monotonic()
+        self._last_frame = now
+        self.snapshot.frames_processed += 1
+        timings = dict(getattr(res, "timings_ms", {}) or {})
+        if getattr(res, "face", False):
+            self._last_face = now
+        if self.clips is not None:
+            self.clips.observe(frame, getattr(res, "box", None))
+        t0 = time.perf_counter_ns()
+        events = self.spotter.update(frame, res)
+        timings["spotting"] = (time.perf_counter_ns() - t0) / 1e6
+        self.snapshot.latency.add(timings)
+        self._emit(events)
+
+    def _emit(self, events: list[Event]) -> None:
+        for ev in events:
+            ev.device = self.cfg.device_id
+            ev.session = ev.session or self._session
+            ev.video = ev.video or self.source_name
+            self.outbox.put(ev)  # committed before anything else happens to it
+            self.events_emitted += 1
+            if self.clips is not None:
+                self.clips.add(ev)
+            log.info("event %s %s %s (%.0f ms) session=%s", ev.id, ev.type, ev.emotion or "-", ev.duration_ms,
+                     ev.session or "-")
+
+    # ---- sessions -----------------------------------------------------------------
+
+    def _refresh_session(self, force: bool = False) -> None:
+        cur = self.outbox.current_session()
+        sid = cur["id"] if cur else ""
+        if sid != self._session or force:
+            if sid != self._session:
+                self._emit(self.spotter.flush())  # an event in progress belongs to the old session
+            self._session = sid
+        self._session_checked = time.monotonic()
+
+    def _toggle_session(self) -> None:
+        self._emit(self.spotter.flush())
+        if self.outbox.current_session():
+            stopped = self.outbox.stop_session()
+            log.info("session %s stopped by the button", stopped["id"] if stopped else "?")
+        else:
+            sid = "s-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+            self.outbox.start_session(sid)
+            log.info("session %s started by the button", sid)
+        self._refresh_session(force=True)
+
+    @property
+    def session(self) -> str:
+        return self._session
+
+    # ---- health, LEDs -------------------------------------------------------------
+
+    def faults(self, now: float | None = None) -> set[Fault]:
+        now = time.monotonic() if now is None else now
+        faults: set[Fault] = set()
+        if self.capture.stats().camera in (LOST, RETRYING):
+            faults.add(Fault.CAMERA_LOST)
+        if self.publisher is not None and not self.publisher.connected:
+            faults.add(Fault.BROKER_UNREACHABLE)
+        if now - self._last_frame < FRESH_FRAME_S and now - self._last_face > NO_FACE_S:
+            faults.add(Fault.NO_FACE)
+        return faults
+
+    def analysing(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return now - self._last_frame < FRESH_FRAME_S
+
+    def _update_indicators(self, now: float) -> None:
+        if self.controls is not None:
+            self.controls.set_analysing(self.analysing(now))
+            self.controls.set_faults(self.faults(now))
+
+    def health(self) -> dict[str, Any]:
+        st = self.capture.stats()
+        snap = self.snapshot
+        now = time.monotonic()
+        t_mark, in_mark, proc_mark = self._rate_mark
+        if now - t_mark > 0.2:
+            snap.fps_in = (st.frames_in - in_mark) / (now - t_mark)
+            snap.fps_processed = (snap.frames_processed - proc_mark) / (now - t_mark)
+            self._rate_mark = (now, st.frames_in, snap.frames_processed)
+        snap.frames_in = st.frames_in
+        snap.frames_dropped = st.frames_dropped
+        snap.camera = "off" if st.camera == "ended" else st.camera
+        payload = build_health(self.cfg.device_id, snap, self.outbox.stats(), self.cfg.data_dir,
+                               site=self.cfg.device.site, room=self.cfg.device.room)
+        return payload
+
+    def _write_health(self) -> None:
+        payload = self.health()
+        self.last_health = payload
+        tmp = self.health_path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            os.replace(tmp, self.health_path)
+        except OSError as e:
+            log.warning("cannot write %s: %s", self.health_path, e)
+        if self.publisher is not None:
+            try:
+                self.publisher.publish_health(payload)
+            except Exception as e:  # health is best effort; events are in the outbox
+                log.warning("publishing health failed: %s", e)
+        self.notifier.status(
+            f"{payload['camera']} in={payload['frames_in']} done={payload['frames_processed']} "
+            f"dropped={payload['frames_dropped']} fps={payload['fps_processed']:.1f} "
+            f"outbox={payload['outbox']['depth']} session={self._session or '-'}"
+        )
+
+    # ---- shutdown -------------------------------------------------------------------
+
+    def _shutdown(self) -> int:
+        """Finish the current event, flush clips and the publisher; all within ~4 s."""
+        self.notifier.stopping("finishing the current event")
+        started = time.monotonic()
+        self.capture.stop(1.0)
+        self._emit(self.spotter.flush())
+        if self.clips is not None:
+            self.clips.flush(timeout=1.0)
+        self._write_health()
+        if self.publisher is not None:
+            self.publisher.stop(timeout=max(0.5, 3.0 - (time.monotonic() - started)))
+        if self.controls is not None:
+            self.controls.set_analysing(False)
+            self.controls.set_faults(set())
+        log.info("unit stopped after %.2f s: %d frames, %d events", time.monotonic() - started,
+                 self.snapshot.frames_processed, self.events_emitted)
+        return 0

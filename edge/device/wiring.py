@@ -1,0 +1,78 @@
+"""Build a Unit from the configuration: the real camera, models, spotter, outbox and publisher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextlib import ExitStack
+from typing import Any
+
+from edge.config import Config
+from edge.device.clips import ClipRecorder, ClipStore
+from edge.device.controls import Controls, make_pin_factory
+from edge.device.notify import SystemdNotifier
+from edge.device.unit import Unit
+from edge.events.outbox import open_outbox
+from edge.sources import open_source
+from edge.sources.capture import Capture
+
+log = logging.getLogger(__name__)
+
+
+def clip_store(cfg: Config) -> ClipStore:
+    """The configured clip folder beside the outbox."""
+    return ClipStore(cfg.data_dir / "clips", cfg.clips.max_mb, cfg.clips.max_age_days)
+
+
+def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None = None,
+               exit_at_end: bool = False) -> Unit:
+    """Open everything the unit needs; `stack` closes it all in reverse order."""
+    from edge.analysis import make_spotter
+    from edge.vision.pipeline import FacePipeline
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    live = cfg.source.kind != "video"
+    if not live:
+        open_source(cfg.source).close()  # a bad file is one clear error now, not a silent retry loop
+    pipeline = FacePipeline.from_config(cfg.vision)
+    spotter = make_spotter(cfg, pipeline)
+    outbox = stack.enter_context(open_outbox(cfg))
+    capture = Capture(lambda: open_source(cfg.source), cfg.source.queue_frames, live=live,
+                      drop_when_full=live or cfg.source.realtime)
+    stack.callback(capture.stop, 1.0)
+    clips = None
+    if cfg.clips.enabled:
+        ring = ClipRecorder.capacity_for(cfg.source.fps, cfg.clips.pre_ms, cfg.clips.post_ms, cfg.spotting.max_macro_ms)
+        clips = ClipRecorder(clip_store(cfg), cfg.clips.pre_ms, cfg.clips.post_ms, ring)
+        stack.callback(clips.close)
+    publisher = _publisher(cfg, outbox, stack)
+    notifier = SystemdNotifier(environ)
+    stack.callback(notifier.close)
+    unit = Unit(cfg, capture, pipeline, spotter, outbox, notifier, clips=clips, publisher=publisher,
+                source_name=cfg.source.path.rsplit("/", 1)[-1] if not live else "camera",
+                models_version=getattr(pipeline, "models_version", ""),
+                runtime=f"{pipeline.runtime.name} {pipeline.runtime.version}" if hasattr(pipeline, "runtime") else "",
+                exit_at_end=exit_at_end)
+    factory = make_pin_factory(cfg.gpio, environ)
+    if factory is not None:
+        controls = Controls(cfg.gpio, factory, on_button=unit.request_session_toggle)
+        stack.callback(controls.close)
+        unit.attach_controls(controls)
+    else:
+        log.info("GPIO controls off (gpio.enabled = false)")
+    return unit
+
+
+def _publisher(cfg: Config, outbox: Any, stack: ExitStack) -> Any | None:
+    """The MQTT publisher service when mqtt.url is set (edge.publish.service)."""
+    if not cfg.mqtt.url:
+        log.info("mqtt.url empty: events stay in the outbox on this device")
+        return None
+    try:
+        from edge.publish.service import PublisherService  # type: ignore[import-not-found]
+    except ImportError as e:
+        log.error("MQTT publisher unavailable in this build (%s); events stay in the outbox", e)
+        return None
+    service = PublisherService(cfg, outbox)
+    service.start()
+    return service

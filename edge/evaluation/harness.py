@@ -1,0 +1,146 @@
+"""Scores footage: runs the whole pipeline over annotated videos, or scores a predictions CSV.
+
+Inputs are checked before any long run starts, so a lab finds a wrong path or an
+annotation beyond the end of a video in a second, not after an hour of
+analysis: every video the annotations name under PATH must exist and every
+frame index must lie inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from edge.errors import InputError
+from edge.events.annotations import Annotation, AnnotationError, read_annotations
+from edge.evaluation.metrics import Score, score
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm")
+
+
+@dataclass
+class Evaluation:
+    score: Score
+    truths: list[Annotation]
+    predictions: list[Annotation]
+    frames: dict[str, int] = field(default_factory=dict)  # video -> frame count
+    fps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def videos(self) -> int:
+        return len(self.frames) or len({a.video for a in self.truths})
+
+
+def video_frames(path: Path) -> tuple[int, float]:
+    """(frame count, fps) from the container; counts by decoding when the container does not say."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{path}: not a readable video")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if n <= 0:
+            n = 0
+            while cap.grab():
+                n += 1
+        return n, fps
+    finally:
+        cap.release()
+
+
+def check_bounds(csv_path: Path, rows: list[Annotation], video: str, frames: int) -> None:
+    for r in rows:
+        if r.video == video and r.offset >= frames:
+            raise AnnotationError(
+                f"{csv_path}: {video} frames {r.onset}-{r.offset}: offset {r.offset} is beyond the video's last frame {frames - 1}"
+            )
+
+
+def annotated_videos(path: Path, csv_path: Path, truths: list[Annotation]) -> dict[str, Path]:
+    """Video name -> file, for every video the annotations name that lies under `path` (a file or a folder)."""
+    base = csv_path.parent
+    names = sorted({a.video for a in truths})
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    out: dict[str, Path] = {}
+    if path.is_file():
+        for n in names:
+            if (base / n).resolve() == path.resolve() or n == path.name:
+                out[n] = path
+        if not out:
+            raise InputError(f"{path}: not named by any row of {csv_path}")
+        return out
+    root = path.resolve()
+    # PATH inside the CSV's folder: score the subset under PATH. Elsewhere: look for the names in PATH.
+    subset = root == base.resolve() or base.resolve() in root.parents
+    for n in names:
+        f = (base / n).resolve()
+        if root not in f.parents:
+            if subset:
+                continue
+            f = (path / n).resolve()
+        if not f.exists():
+            raise InputError(f"{csv_path}: video {n} named by the annotations not found at {f}")
+        out[n] = f
+    if not out:
+        raise InputError(f"{path}: none of the {len(names)} videos named by {csv_path} is under this folder")
+    return out
+
+
+def score_predictions(pred_csv: Path, gt_csv: Path) -> Evaluation:
+    """Score a predictions CSV against ground truth, without running anything."""
+    truths = read_annotations(gt_csv)
+    preds = read_annotations(pred_csv)
+    known = {a.video for a in truths}
+    unknown = sorted({p.video for p in preds} - known)
+    if unknown:
+        raise InputError(f"{pred_csv}: predictions name video {unknown[0]} that {gt_csv} does not annotate")
+    frames: dict[str, int] = {}
+    fps: dict[str, float] = {}
+    for v in sorted(known):
+        f = gt_csv.parent / v
+        if f.is_file():
+            frames[v], fps[v] = video_frames(f)
+            check_bounds(gt_csv, truths, v, frames[v])
+            check_bounds(pred_csv, preds, v, frames[v])
+    return Evaluation(score(truths, preds), truths, preds, frames, fps)
+
+
+def run_pipeline(
+    path: Path,
+    gt_csv: Path,
+    config_path: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Evaluation:
+    """Run the full pipeline (edge.analysis.analyse_video) on every annotated video under `path` and score it."""
+    truths = read_annotations(gt_csv)
+    videos = annotated_videos(path, gt_csv, truths)
+    frames: dict[str, int] = {}
+    fps: dict[str, float] = {}
+    for name, f in videos.items():
+        frames[name], fps[name] = video_frames(f)
+        check_bounds(gt_csv, truths, name, frames[name])
+    from edge.analysis import analyse_video  # the vision stack loads only once the inputs are known good
+    from edge.config import load_config
+
+    cfg = load_config(config_path)
+    truths = [a for a in truths if a.video in videos]
+    preds: list[Annotation] = []
+    for i, (name, f) in enumerate(videos.items()):
+        if progress:
+            progress(name, i, len(videos))
+        analysis = analyse_video(f, cfg)
+        frames[name] = int(getattr(analysis, "frames", frames[name]) or frames[name])
+        for e in analysis.events:
+            preds.append(Annotation(name, e.onset_frame, e.apex_frame, e.offset_frame, e.type, e.emotion, e.aus_label))
+        log.info("%s: %d frames, %d events predicted, %d annotated", name, frames[name],
+                 sum(p.video == name for p in preds), sum(t.video == name for t in truths))
+    if progress:
+        progress("", len(videos), len(videos))
+    return Evaluation(score(truths, preds), truths, preds, frames, fps)

@@ -1,0 +1,8 @@
+"""MQTT 5 publishing: topic tree, outbox delivery, commands, health, Home Assistant discovery.
+
+`PublisherService(cfg, outbox)` is the entry point; see docs/mqtt.md.
+"""
+
+from edge.publish.publisher import PublisherService
+
+__all__ = ["PublisherService"]

@@ -1,0 +1,376 @@
+"""The streaming micro-expression spotter: landmarks in, finished events out.
+
+Per frame: align the landmarks to the subject's neutral shape, compute the AU
+estimates, compare them with the adaptive baseline (z-scores in robust sigmas),
+mask what blinks, talking and head motion contaminate, and run a small state
+machine on the strongest remaining z-score:
+
+    IDLE --score >= threshold--> ACTIVE --score < low level--> CLOSING
+    CLOSING --stays low for confirm_ms--> emit (micro/macro by duration)
+    CLOSING --rises again--> ACTIVE;  ACTIVE longer than max_macro_ms --> re-baseline
+
+All durations are milliseconds from frame timestamps, never frame counts, so
+the same settings hold from 30 to 200 fps. Onset and offset are where the
+score crosses a level relative to the event's own peak, so a subtle and a
+strong expression of the same timing get the same extent. An event is emitted
+`confirm_ms` (plus at most one frame) after its offset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import numpy as np
+
+from edge import __version__
+from edge.config import SpottingConfig
+from edge.errors import InputError
+from edge.events.record import Event
+from edge.spotting.align import Aligner, rotation_angle_deg
+from edge.spotting.baseline import Baseline
+from edge.spotting.emotion import classify
+from edge.spotting.features import AU_NAMES, FeatureExtractor
+from edge.spotting.gates import Gates
+
+log = logging.getLogger(__name__)
+
+LOW_FRACTION = 0.2  # onset/offset level as a fraction of the event's peak score
+LOW_Z = 2.0  # ... but never below this many sigmas (noise)
+CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
+PREROLL_MS = 600.0  # history kept before an event to find its onset
+MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
+MOTION_DPS = 40.0  # head turning faster than this (deg/s) during an event ...
+MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
+RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is unreliable
+LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
+NOISE_FLOOR = 0.004  # smallest robust sigma of an AU estimate, IOD units
+CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
+
+
+@dataclass(slots=True)
+class _Sample:
+    t_ms: float
+    t_ns: int
+    index: int
+    score: float
+    disp: np.ndarray
+    rotation: np.ndarray
+    speed: float
+    unreliable: bool
+    pose: Any
+    emotion: np.ndarray | None
+
+
+def _unsmooth(f: float) -> float:
+    """Inverse of the smoothstep 3x^2 - 2x^3 on 0..1."""
+    return 0.5 - math.sin(math.asin(1.0 - 2.0 * min(1.0, max(0.0, f))) / 3.0)
+
+
+def _crossing(times: np.ndarray, scores: np.ndarray, apex: int, level: float, step: int) -> float:
+    """Time the score crosses `level` walking from the apex (step -1: back, +1: forward)."""
+    j = apex
+    while 0 <= j + step < len(scores) and scores[j + step] >= level:
+        j += step
+    k = j + step
+    if not 0 <= k < len(scores):
+        return float(times[j])
+    frac = (scores[j] - level) / (scores[j] - scores[k]) if scores[j] != scores[k] else 0.0
+    return float(times[j] + frac * (times[k] - times[j]))
+
+
+def event_extent(times: np.ndarray, scores: np.ndarray, apex: int) -> tuple[float, float]:
+    """Onset and offset times (ms) of the excursion around `apex`.
+
+    The score is measured where it crosses a low and a middle level on each
+    flank, and the flank is extrapolated back to zero assuming a smoothstep
+    ramp (how facial actions rise and fall). This makes the extent independent
+    of the intensity and of the frame rate, where a fixed threshold would make
+    subtle events look short.
+    """
+    peak = float(scores[apex])
+    lo = max(LOW_Z, LOW_FRACTION * peak)
+    hi = max(0.5 * peak, min(0.9 * peak, lo + 0.25 * peak))
+    f_lo, f_hi = lo / peak, hi / peak
+    x_lo, x_hi = _unsmooth(f_lo), _unsmooth(f_hi)
+    ends = []
+    for step in (-1, 1):
+        t_lo = _crossing(times, scores, apex, lo, step)
+        t_hi = _crossing(times, scores, apex, hi, step)
+        ends.append(t_lo - (t_hi - t_lo) * x_lo / (x_hi - x_lo) if x_hi > x_lo else t_lo)
+    return min(ends[0], float(times[apex])), max(ends[1], float(times[apex]))
+
+
+def nearest(times: np.ndarray, t: float, lo: int = 0, hi: int | None = None) -> int:
+    """Index of the frame nearest to time t, within lo..hi."""
+    hi = len(times) - 1 if hi is None else hi
+    j = int(np.searchsorted(times, t))
+    best = min((k for k in (j - 1, j) if lo <= k <= hi), key=lambda k: abs(times[k] - t), default=None)
+    if best is None:
+        return lo if t < times[lo] else hi
+    return best
+
+
+def utc_iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class Spotter:
+    """Streaming spotter: `update(frame, res)` returns the events completed at this frame."""
+
+    def __init__(
+        self,
+        cfg: SpottingConfig,
+        versions: dict[str, str] | None = None,
+        video: str = "",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.versions = {"software": __version__, "models": ""} | (versions or {})
+        self.video = video
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._fx = FeatureExtractor()
+        self._anchor: tuple[datetime, int] | None = None
+        self.frames = 0
+        self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0}
+        self.reset()
+
+    # -- public -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the subject: new reference shape and baseline on the next face."""
+        self._aligner: Aligner | None = None
+        self._baseline = Baseline(
+            len(AU_NAMES), self.cfg.baseline_s * 1000.0, NOISE_FLOOR, min_ms=min(500.0, self.cfg.baseline_s * 500.0)
+        )
+        self._gates = Gates()
+        self._history: deque[_Sample] = deque()
+        self._event: list[_Sample] = []
+        self._peak = 0.0
+        self._below_since: float | None = None
+        self._lost_since: float | None = None
+        self._cnn_neutral: np.ndarray | None = None
+        self._last_t = -np.inf
+
+    def set_thresholds(self, **kw: Any) -> dict[str, float]:
+        """Change spotting settings live (MQTT `set_thresholds`); all-or-nothing."""
+        names = {f.name for f in dataclasses.fields(SpottingConfig)}
+        unknown = sorted(set(kw) - names)
+        if unknown:
+            raise InputError(f"set_thresholds: unknown setting(s) {', '.join(unknown)}")
+        values: dict[str, float] = {}
+        for k, v in kw.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+                raise InputError(f"set_thresholds: {k} must be a positive number, got {v!r}")
+            values[k] = float(v)
+        new = dataclasses.replace(self.cfg, **values)
+        if not 0 < new.min_micro_ms < new.max_micro_ms < new.max_macro_ms:
+            raise InputError("set_thresholds: need 0 < min_micro_ms < max_micro_ms < max_macro_ms")
+        baseline_changed = new.baseline_s != self.cfg.baseline_s
+        self.cfg = new
+        if baseline_changed:
+            self.reset()
+        log.info("spotting thresholds now %s", dataclasses.asdict(new))
+        return dataclasses.asdict(new)
+
+    def update(self, frame: Any, res: Any) -> list[Event]:
+        """Feed one frame's face result; return events whose offset was confirmed now."""
+        t_ns = int(frame.t_ns)
+        t_ms = t_ns / 1e6
+        self.frames += 1
+        if self._anchor is None:
+            self._anchor = (self._clock(), t_ns)
+        if t_ms <= self._last_t:
+            log.warning("frame %s: timestamp went backwards; restarting the baseline", frame.index)
+            self.reset()
+        self._last_t = t_ms
+        if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
+            return self._face_lost(t_ms)
+        self._lost_since = None
+        if self._aligner is None:
+            self._aligner = Aligner(res.landmarks)
+        aligned = self._aligner.align(res.landmarks)
+        f = self._fx(aligned.points)
+        base = self._baseline
+        disp = f - base.median
+        z = disp / base.sigma
+        speed = self._head_speed(t_ms, aligned.rotation)
+        unreliable = aligned.residual > RESIDUAL_MAX
+        eligible = self._gates.update(t_ms, z, disp)
+        score = float(np.max(np.where(eligible, z, 0.0))) if base.ready else 0.0
+        s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
+                    getattr(res, "pose", None), getattr(res, "emotion", None))
+        if not base.ready:
+            base.add(t_ms, f)
+            self._remember(s)
+            self._note_cnn_neutral(s)
+            return []
+        return self._step(s, f)
+
+    def flush(self) -> list[Event]:
+        """End of stream: close an event still open if its offset was already seen."""
+        out: list[Event] = []
+        if self._event and self._below_since is not None:
+            ev = self._finish()
+            if ev is not None:
+                out.append(ev)
+        self._event = []
+        self._below_since = None
+        return out
+
+    # -- state machine ------------------------------------------------------
+
+    def _step(self, s: _Sample, f: np.ndarray) -> list[Event]:
+        thr = self.cfg.threshold
+        if not self._event:
+            if s.score >= thr and not s.unreliable:
+                self._event = [s]
+                self._peak = s.score
+                self._below_since = None
+                return []
+            if s.score < thr * 0.5 and not s.unreliable:
+                self._baseline.add(s.t_ms, f)
+                self._note_cnn_neutral(s)
+            self._remember(s)
+            return []
+        self._event.append(s)
+        self._peak = max(self._peak, s.score)
+        level = max(LOW_Z, LOW_FRACTION * self._peak)
+        if s.score >= level:
+            self._below_since = None
+        elif self._below_since is None:
+            self._below_since = s.t_ms
+        if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
+            ev = self._finish()
+            return [ev] if ev is not None else []
+        if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
+            self.rejected["too_long"] += 1
+            log.debug("excursion longer than %.0f ms: re-baselining", self.cfg.max_macro_ms)
+            self._baseline.reset()
+            self._event = []
+            self._below_since = None
+            self._history.clear()
+        return []
+
+    def _finish(self) -> Event | None:
+        """Close the current event: boundaries, rejections, emotion, record."""
+        frames = list(self._history) + self._event
+        n_pre = len(self._history)
+        self._history.clear()
+        for x in self._event:  # frames after the offset seed the next event's pre-roll
+            self._remember(x)
+        self._event = []
+        self._below_since = None
+        scores = np.array([x.score for x in frames])
+        times = np.array([x.t_ms for x in frames])
+        apex = n_pre + int(np.argmax(scores[n_pre:]))
+        peak = scores[apex]
+        t_on, t_off = event_extent(times, scores, apex)
+        on = nearest(times, t_on, hi=apex)
+        off = nearest(times, t_off, lo=apex)
+        duration = t_off - t_on
+        top = frames[apex]
+        span = frames[on:off + 1]
+        reason = self._reject_reason(span, frames[apex], peak)
+        if reason:
+            self.rejected[reason] += 1
+            log.debug("candidate at frame %d rejected: %s", top.index, reason)
+            return None
+        if duration < self.cfg.min_micro_ms * 0.5:
+            return None
+        kind = "micro" if duration <= self.cfg.max_micro_ms else "macro"
+        if duration > self.cfg.max_macro_ms:
+            self.rejected["too_long"] += 1
+            return None
+        return self._record(frames, on, apex, off, duration, kind)
+
+    def _reject_reason(self, span: list[_Sample], apex: _Sample, peak: float) -> str:
+        if max(x.speed for x in span) > MOTION_DPS and peak < self.cfg.threshold * MOTION_OVERRIDE:
+            return "head_motion"
+        if any(x.unreliable for x in span):
+            return "head_motion"
+        return ""
+
+    def _record(self, frames: list[_Sample], on: int, apex: int, off: int, duration: float, kind: str) -> Event:
+        top = frames[apex]
+        # Apex intensities: mean displacement over the frames near the peak (less noise).
+        near = [x.disp for x in frames[on:off + 1] if x.score >= 0.8 * top.score]
+        disp = np.mean(near, axis=0) if near else top.disp
+        intensity = self._fx.intensities(disp)
+        cnn = self._cnn_at(frames[on:off + 1], top.t_ms)
+        emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral)
+        pose = top.pose
+        if pose is None:
+            head = {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
+        elif hasattr(pose, "yaw"):
+            head = {"yaw": round(float(pose.yaw), 2), "pitch": round(float(pose.pitch), 2), "roll": round(float(pose.roll), 2)}
+        else:
+            yaw, pitch, roll = (float(v) for v in pose)
+            head = {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
+        return Event(
+            onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
+            onset_utc=self._utc(frames[on].t_ns), apex_utc=self._utc(top.t_ns), offset_utc=self._utc(frames[off].t_ns),
+            duration_ms=round(duration, 1), type=kind, emotion=emotion, confidence=confidence,
+            scores=scores, aus=aus, head_pose=head, versions=dict(self.versions), video=self.video,
+        )
+
+    # -- helpers ------------------------------------------------------------
+
+    def _face_lost(self, t_ms: float) -> list[Event]:
+        if self._lost_since is None:
+            self._lost_since = t_ms
+        if self._event:
+            self.rejected["face_lost"] += 1
+            self._event = []
+            self._below_since = None
+        self._history.clear()
+        if t_ms - self._lost_since >= LOST_RESET_MS and self._aligner is not None:
+            log.info("face lost for %.0f ms: new reference and baseline on the next face", t_ms - self._lost_since)
+            lost = self._lost_since
+            self.reset()
+            self._lost_since = lost
+            self._last_t = t_ms
+        return []
+
+    def _remember(self, s: _Sample) -> None:
+        self._history.append(s)
+        while self._history and self._history[0].t_ms < s.t_ms - PREROLL_MS:
+            self._history.popleft()
+
+    def _head_speed(self, t_ms: float, rotation: np.ndarray) -> float:
+        """Head angular speed in deg/s over the last ~MOTION_WINDOW_MS."""
+        ref = None
+        for x in itertools.chain(reversed(self._event), reversed(self._history)):
+            ref = x
+            if t_ms - x.t_ms >= MOTION_WINDOW_MS:
+                break
+        if ref is None or t_ms - ref.t_ms <= 0:
+            return 0.0
+        return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
+
+    def _note_cnn_neutral(self, s: _Sample) -> None:
+        if s.emotion is None:
+            return
+        e = np.asarray(s.emotion, dtype=np.float64)
+        if self._cnn_neutral is None:
+            self._cnn_neutral = e.copy()
+        else:
+            self._cnn_neutral += CNN_NEUTRAL_ALPHA * (e - self._cnn_neutral)
+
+    @staticmethod
+    def _cnn_at(span: list[_Sample], t_ms: float) -> np.ndarray | None:
+        with_cnn = [x for x in span if x.emotion is not None]
+        if not with_cnn:
+            return None
+        return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion
+
+    def _utc(self, t_ns: int) -> str:
+        assert self._anchor is not None
+        anchor_utc, anchor_ns = self._anchor
+        return utc_iso(anchor_utc + timedelta(microseconds=(t_ns - anchor_ns) / 1000.0))

@@ -1,0 +1,67 @@
+"""`microexpr bench` runs and reports sane numbers. Speed itself is never asserted here:
+benchmarks print numbers, tests only check that the numbers exist and make sense."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def microexpr(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True, timeout=280)
+
+
+def _stats_ok(s: dict) -> None:
+    assert 0 < s["p50"] <= s["p99"] <= s["max"]
+
+
+def test_bench_json_has_every_field(head_motion_clip_120):
+    r = microexpr("bench", str(head_motion_clip_120), "--json", "--compare", "mediapipe", "--rate", "120",
+                  "--seconds", "1")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["frames"] == 120 and d["faces"] == 120, "1 s of 120 fps footage, a face on every frame"
+    assert d["fps"] > 0 and d["mediapipe_fps"] > 0
+    assert d["ratio"] == pytest.approx(d["fps"] / d["mediapipe_fps"], rel=0.01)
+    assert d["mediapipe_faces"] > 100
+    for stage in ("landmarks", "pose", "emotion", "spotting"):
+        _stats_ok(d["stages_ms"][stage])
+    assert d["stages_ms"]["landmarks"]["runs"] >= 120
+    # emotion every 4th frame by default (plus detection frames), not every frame
+    assert 25 <= d["stages_ms"]["emotion"]["runs"] < 60
+    _stats_ok(d["latency_ms"])
+    _stats_ok(d["frame_ms"])
+    assert d["rate"] == 120 and d["replay_frames_in"] == 120
+    assert 0 <= d["dropped"] <= 120 and d["replay_frames"] + d["dropped"] == 120
+    # 120 decoded 640x480 RGB frames are 105 MiB; the process holds at least those
+    assert d["footage_mb"] == pytest.approx(120 * 640 * 480 * 3 / 2**20, rel=0.01)
+    assert d["footage_mb"] < d["peak_rss_mb"] < 4096
+    assert d["runtime"].startswith(("litert", "tflite"))
+    assert set(d["threads"]) == {"face_detection", "face_landmark", "emotion"}
+    assert all(n >= 1 for n in d["threads"].values()) and d["os_threads"] >= 2
+    assert d["machine"]["cores"] >= 1 and d["machine"]["cpu"]
+
+
+def test_bench_text_loops_a_short_clip(head_motion_clip):
+    r = microexpr("bench", str(head_motion_clip), "--seconds", "3")
+    assert r.returncode == 0, r.stderr
+    assert "90 frames" in r.stdout, "3 s of a 30 fps clip of 2 s: the 60 decoded frames looped"
+    assert "fps (detect, landmarks, pose, emotion, spotting)" in r.stdout
+    assert "peak RSS" in r.stdout and "mediapipe" not in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give either a FOOTAGE file or --synth"),
+    (("missing.mp4",), "missing.mp4: no such file"),
+    (("x.mp4", "--synth"), "give either a FOOTAGE file or --synth"),
+    (("x.mp4", "--rate", "0"), "--rate: must be between 0 and 1000"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    r = microexpr("bench", *args)
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1

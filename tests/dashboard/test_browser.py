@@ -1,0 +1,156 @@
+"""The real dashboard process in headless Chromium: login, live fleet and events, Last Will, filters, timeline, review."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from playwright.sync_api import expect
+
+from dashboard_helpers import PASSWORD, make_event, make_health, mqtt_client, publish_json
+from test_local import fill_outbox, write_clip
+
+pytestmark = pytest.mark.browser
+
+# A device as a separate process, so SIGKILL drops its TCP connection without a DISCONNECT.
+DEVICE = textwrap.dedent("""
+    import json, sys, time
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    host, port, health = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="room-12", protocol=mqtt.MQTTv5)
+    c.will_set("microexpr/room-12/status", "offline", qos=1, retain=True)
+    c.connect(host, port, keepalive=60)
+    c.loop_start()
+    c.publish("microexpr/room-12/status", "online", qos=1, retain=True).wait_for_publish(10)
+    c.publish("microexpr/room-12/session", json.dumps({"schema": 1, "id": "interview-42", "state": "running",
+              "started": "2026-11-29T10:00:00.000Z", "stopped": None}), qos=1, retain=True).wait_for_publish(10)
+    c.publish("microexpr/room-12/health", health, qos=1).wait_for_publish(10)
+    print("ready", flush=True)
+    time.sleep(600)
+""")
+
+
+def login(page, url: str) -> None:
+    page.goto(url + "/")
+    expect(page).to_have_url(url + "/login?next=%2F")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(url + "/")
+
+
+def test_fleet_and_events_live_in_a_browser(browser_page, broker, start_dashboard, tmp_path):
+    page = browser_page
+    dash = start_dashboard(mqtt_url=broker.url)
+    login(page, dash.url)
+    expect(page.locator("#live-status")).to_have_text("Live")
+    page.evaluate("window.__noReload = 1")
+
+    device = subprocess.Popen(
+        [sys.executable, "-c", DEVICE, "127.0.0.1", str(broker.port), json.dumps(make_health("room-12"))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert device.stdout.readline().strip() == "ready"
+        row = page.locator('#fleet tr[data-device="room-12"]')
+        expect(row).to_have_attribute("data-state", "online")
+        expect(row).to_contain_text("Leeds / Interview 3")
+        expect(row).to_contain_text("118.5")
+        expect(row).to_contain_text("interview-42 (running)")
+        expect(row.locator("time")).to_have_text("just now")
+
+        pub = mqtt_client(broker.url)
+        events = [make_event("room-12", "interview-42", i) for i in range(14)]
+        for e in events:
+            publish_json(pub, "microexpr/room-12/events", e)
+        expect(page.locator("#feed li[data-id]")).to_have_count(len(events))
+        expect(page.locator(f'#feed li[data-id="{events[-1]["id"]}"]')).to_contain_text(events[-1]["emotion"])
+
+        device.send_signal(signal.SIGKILL)  # the Last Will fires
+        device.wait(10)
+        expect(row).to_have_attribute("data-state", "offline", timeout=15_000)
+        expect(row).to_have_class("state-offline")
+        assert page.evaluate("window.__noReload") == 1  # all of it arrived without a reload
+        shot = tmp_path / "fleet.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("DASHBOARD_SCREENSHOTS"):
+            shutil.copy(shot, os.environ["DASHBOARD_SCREENSHOTS"])
+
+        # Search: filter by emotion.
+        page.get_by_role("link", name="Events").click()
+        expect(page.locator("#events tbody tr")).to_have_count(len(events))
+        page.get_by_label("Emotion").select_option("fear")
+        page.get_by_role("button", name="Search").click()
+        fear = [e for e in events if e["emotion"] == "fear"]
+        expect(page.locator("#events tbody tr")).to_have_count(len(fear))
+        expect(page.locator("#result-count")).to_have_text(f"{len(fear)} matching events")
+        for r in page.locator("#events tbody tr").all():
+            assert r.get_attribute("data-emotion") == "fear"
+        assert "emotion=fear" in page.url
+        # A new fear event appears live in the filtered list; a new anger event does not.
+        late_fear = make_event("room-12", "interview-42", 50, emotion="fear")
+        late_anger = make_event("room-12", "interview-42", 51, emotion="anger")
+        publish_json(pub, "microexpr/room-12/events", late_anger)
+        publish_json(pub, "microexpr/room-12/events", late_fear)
+        expect(page.locator(f'#events tbody tr[data-id="{late_fear["id"]}"]')).to_have_count(1)
+        expect(page.locator("#events tbody tr")).to_have_count(len(fear) + 1)
+        events += [late_fear, late_anger]
+
+        # The session timeline.
+        page.get_by_role("link", name="Sessions").click()
+        page.get_by_role("link", name="interview-42", exact=True).click()
+        expect(page.locator("#timeline .mark")).to_have_count(len(events))
+        micro = page.locator('#timeline .mark[data-type="micro"]')
+        macro = page.locator('#timeline .mark[data-type="macro"]')
+        assert micro.count() == sum(e["type"] == "micro" for e in events) > 0
+        assert macro.locator("rect").count() == macro.count() and micro.locator("polygon").count() == micro.count()
+        micro.first.click()
+        expect(page.locator("#detail")).to_contain_text("Confidence")
+        expect(page.locator("#detail a")).to_have_text("Review this event")
+        macro.first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#detail")).to_contain_text("macro")
+        shot2 = tmp_path / "timeline.png"
+        page.screenshot(path=str(shot2), full_page=True)
+        assert shot2.stat().st_size > 10_000
+        assert page.console_errors == []
+        pub.disconnect()
+    finally:
+        if device.poll() is None:
+            device.kill()
+            device.wait()
+
+
+def test_slow_motion_review_on_the_device(browser_page, start_dashboard, tmp_path):
+    page = browser_page
+    data = tmp_path / "unit"
+    events = fill_outbox(data)
+    write_clip(data / "clips", events[2]["id"], n=16)
+    dash = start_dashboard(local=True, data_dir=data)
+    login(page, dash.url)
+    page.goto(f"{dash.url}/review/{events[2]['id']}")
+    expect(page.locator("#player img")).to_have_count(1)
+    expect(page.locator(".tick")).to_have_text(["onset", "apex", "offset"])
+    assert page.locator("#speed option").all_inner_texts() == ["1/2", "1/4", "1/8", "1/16"]
+    expect(page.locator("#frame-label")).to_contain_text("Frame 2 / 16")
+    page.get_by_role("button", name="apex").click()
+    expect(page.locator("#frame-label")).to_contain_text("Frame 7 / 16")
+    expect(page.locator("#frame-label")).to_contain_text("apex")
+    assert page.locator("#player img").get_attribute("src").endswith("/0006.jpg")
+    page.get_by_label("Speed").select_option("0.5")
+    page.get_by_role("button", name="Play").click()
+    expect(page.locator("#frame-label")).to_contain_text("Frame 16 / 16", timeout=5000)
+    expect(page.get_by_role("button", name="Play")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#frame-label")).to_contain_text("Frame 15 / 16")
+    loaded = page.evaluate("document.querySelector('#player img').naturalWidth")
+    assert loaded == 96
+    page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+    assert (tmp_path / "review.png").stat().st_size > 5_000
+    assert page.console_errors == []

@@ -1,0 +1,96 @@
+"""`microexpr dashboard --local`: the device's outbox and clips served with no broker at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dashboard_helpers import PASSWORD, make_event
+from edge.events.outbox import Outbox
+
+
+def write_clip(clips: Path, event_id: str, n: int = 12) -> dict:
+    """A clip in the issue-7 format: clip.json plus face-region JPEGs."""
+    d = clips / event_id
+    d.mkdir(parents=True)
+    frames = []
+    for i in range(n):
+        img = np.full((96, 96, 3), 40 + 8 * i, np.uint8)
+        cv2.circle(img, (48, 48), 20 + i, (200, 180, 160), -1)
+        ok, buf = cv2.imencode(".jpg", img)
+        assert ok
+        name = f"{i:04d}.jpg"
+        (d / name).write_bytes(buf.tobytes())
+        frames.append(name)
+    meta = {"event_id": event_id, "fps": 120.0, "t_ms": [round(i * 1000 / 120, 3) for i in range(n)],
+            "onset": 3, "apex": 6, "offset": 9, "frames": frames, "box": [10, 10, 106, 106]}
+    (d / "clip.json").write_text(json.dumps(meta))
+    return meta
+
+
+def fill_outbox(data: Path) -> list[dict]:
+    events = [make_event("unit-local", "iv-7", i) for i in range(8)] + [make_event("unit-local", "iv-8", i) for i in range(3)]
+    ob = Outbox(data / "outbox.sqlite3", device="unit-local")
+    try:
+        for e in events:
+            ob.put(e)
+    finally:
+        ob.close()
+    return events
+
+
+def test_local_serves_outbox_events_and_clips_without_a_broker(start_dashboard, tmp_path):
+    data = tmp_path / "unit"
+    events = fill_outbox(data)
+    meta = write_clip(data / "clips", events[2]["id"])
+    dash = start_dashboard(local=True, data_dir=data)  # no MICROEXPR_MQTT_URL at all
+    c = dash.login()
+
+    got = c.get("/api/events", params={"limit": 100}).json()
+    assert got["total"] == len(events)
+    assert {e["id"] for e in got["events"]} == {e["id"] for e in events}
+    fear = c.get("/api/events", params={"emotion": "fear", "session": "iv-7"}).json()
+    assert {e["id"] for e in fear["events"]} == {e["id"] for e in events[:8] if e["emotion"] == "fear"}
+    assert c.get("/api/events", params={"emotion": "glee"}).status_code == 400
+
+    sessions = {s["session"]: s for s in c.get("/api/sessions").json()["sessions"]}
+    assert sessions["iv-7"]["events"] == 8 and sessions["iv-8"]["events"] == 3
+    timeline = c.get("/api/sessions/iv-8/events").json()["events"]
+    assert [e["id"] for e in timeline] == [e["id"] for e in events[8:]]
+
+    clip = c.get(f"/api/clips/{events[2]['id']}").json()
+    assert clip["apex"] == 6 and clip["frames"] == meta["frames"]
+    jpeg = c.get(f"/api/clips/{events[2]['id']}/0006.jpg")
+    assert jpeg.status_code == 200 and jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:2] == b"\xff\xd8"
+    assert c.get(f"/api/clips/{events[2]['id']}/..%2Fclip.json").status_code == 404
+    assert c.get(f"/api/clips/{events[3]['id']}").status_code == 404  # no clip for that one
+
+    fleet = c.get("/api/devices").json()["devices"]
+    assert [d["id"] for d in fleet] == ["unit-local"] and fleet[0]["state"] == "local"
+
+    # Start and stop act on the outbox's own session state, as the session button would.
+    r = c.post("/api/sessions/start", json={"device": "unit-local", "interview_id": "iv-9"})
+    assert r.status_code == 200, r.text
+    ob = Outbox(data / "outbox.sqlite3")
+    try:
+        assert ob.current_session()["id"] == "iv-9"
+        assert c.get("/api/devices").json()["devices"][0]["session"]["state"] == "running"
+        assert c.post("/api/sessions/stop", json={"device": "unit-local"}).status_code == 200
+        assert ob.current_session() is None
+    finally:
+        ob.close()
+    assert c.post("/api/sessions/start", json={"device": "unit-local", "interview_id": "bad id!"}).status_code == 400
+
+    report = c.get("/api/sessions/iv-7/report.csv")
+    lines = report.text.strip().splitlines()
+    assert lines[0].startswith("id,device,session,type,emotion,confidence") and len(lines) == 9
+    js = c.get("/api/sessions/iv-7/report.json").json()
+    assert js["summary"]["events"] == 8 and len(js["events"]) == 8
+    page = c.get("/sessions/iv-7/report")
+    assert "Session report: iv-7" in page.text and page.text.count("<tr>") >= 8
+    assert "sensitive" in c.get("/").text.lower()
+    assert "Traceback" not in dash.log_text()
+    assert PASSWORD not in dash.log_text()

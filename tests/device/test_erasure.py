@@ -1,0 +1,99 @@
+"""`microexpr erase --session ID` removes that session's events and clips, and nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from device_helpers import event, make_clip
+
+from edge.cli.main import main
+from edge.device.clips import ClipStore
+from edge.device.erasure import erase_session_data
+from edge.events.outbox import Outbox
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under root with its content hash (SQLite files excluded: compared by rows)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*")) if p.is_file() and "outbox.sqlite3" not in p.name
+    }
+
+
+def populate(data: Path) -> dict[str, list[str]]:
+    outbox = Outbox(data / "outbox.sqlite3", device="room-1")
+    store = ClipStore(data / "clips", max_mb=100, max_age_days=7)
+    ids: dict[str, list[str]] = {"A": [], "B": [], "": []}
+    outbox.start_session("A")
+    for _ in range(3):
+        cid = make_clip(store, "A")
+        ev = event(1, 2, 3, "A")
+        ev.id = cid
+        outbox.put(ev)
+        ids["A"].append(cid)
+    outbox.start_session("B")
+    for _ in range(2):
+        cid = make_clip(store, "B")
+        ev = event(1, 2, 3, "B")
+        ev.id = cid
+        outbox.put(ev)
+        ids["B"].append(cid)
+    outbox.stop_session()
+    ev = event(1, 2, 3, "")
+    outbox.put(ev)
+    ids[""].append(ev.id)
+    # A clip of session A whose event the outbox no longer holds (evicted): still A's data.
+    ids["A"].append(make_clip(store, "A"))
+    (data / "health.json").write_text('{"schema": 1}')
+    (data / "notes.txt").write_text("not ours to erase")
+    outbox.close()
+    return ids
+
+
+def test_erase_removes_the_session_and_nothing_else(tmp_path):
+    data = tmp_path / "data"
+    ids = populate(data)
+    before = snapshot(data)
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[device]\ndata_dir = "{data}"\nid = "room-1"\n')
+    r = subprocess.run([sys.executable, "-m", "edge", "--config", str(conf), "erase", "--session", "A"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "erased session A: 3 events, 4 clips"
+    after = snapshot(data)
+    removed = set(before) - set(after)
+    assert removed == {k for k in before if k.split("/")[0] == "clips" and k.split("/")[1] in ids["A"]}
+    assert {k.split("/")[1] for k in removed} == set(ids["A"]) and len(removed) == 4 * 4  # clip.json + 3 JPEGs
+    assert all(after[k] == before[k] for k in after)  # everything else byte-identical
+    db = sqlite3.connect(data / "outbox.sqlite3")
+    rows = {r[0]: r[1] for r in db.execute("SELECT id, session FROM events")}
+    assert set(rows) == set(ids["B"]) | set(ids[""])
+    assert [r[0] for r in db.execute("SELECT id FROM sessions")] == ["B"]
+    db.close()
+
+
+def test_erase_function_counts_and_unknown_session(tmp_path):
+    data = tmp_path / "data"
+    ids = populate(data)
+    outbox = Outbox(data / "outbox.sqlite3")
+    store = ClipStore(data / "clips", 100, 7)
+    res = erase_session_data(outbox, store, "nobody")
+    assert (res.events, res.clips) == (0, 0)
+    res = erase_session_data(outbox, store, "B")
+    assert (res.events, res.clips) == (2, 2)
+    assert outbox.ids() == set(ids["A"][:3]) | set(ids[""])
+    outbox.close()
+
+
+def test_erase_without_an_outbox_is_one_clear_error(tmp_path, capsys):
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[device]\ndata_dir = "{tmp_path / "empty"}"\n')
+    assert main(["--config", str(conf), "erase", "--session", "A"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no outbox on this device" in err

@@ -1,0 +1,149 @@
+"""The capture thread: bounded queue, counted drops, camera loss retried with backoff."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fixtures.footage import write_head_motion_clip
+
+from edge.errors import SourceError
+from edge.sources.base import FrameSource
+from edge.sources.capture import LOST, OK, RETRYING, Capture
+from edge.sources.frame import Frame
+from edge.sources.video import VideoFileSource
+
+IMG = np.zeros((8, 8, 3), np.uint8)
+
+
+class FlakyCamera(FrameSource):
+    """A camera at the hardware edge: yields `n` frames at `fps`, then fails (None = never)."""
+
+    def __init__(self, n: int | None, fps: float = 500.0, log: list | None = None) -> None:
+        self.n, self.period = n, 1.0 / fps
+        self.log = log if log is not None else []
+        self.closed = False
+
+    def frames(self) -> Iterator[Frame]:
+        i = 0
+        while self.n is None or i < self.n:
+            time.sleep(self.period)
+            self.log.append(time.monotonic())
+            yield Frame(IMG, time.monotonic_ns(), i)
+            i += 1
+        raise SourceError("camera unplugged")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def wait_for(cond, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_replay_delivers_every_frame_in_order_without_dropping(tmp_path):
+    clip = write_head_motion_clip(tmp_path / "c.mp4", fps=120.0, seconds=0.5, size=(160, 120))
+    cap = Capture(lambda: VideoFileSource(clip), queue_frames=2, live=False, drop_when_full=False).start()
+    got = []
+    while not cap.ended:
+        f = cap.get(0.5)
+        if f is not None:
+            got.append(f)
+            time.sleep(0.002)  # slower consumer than the decoder: a file replay waits, never drops
+    cap.stop()
+    st = cap.stats()
+    assert [f.index for f in got] == list(range(60))
+    assert st.frames_in == 60 and st.frames_dropped == 0 and st.camera == "ended"
+    assert cap.error is None
+    # container timestamps: 120 fps
+    assert np.median(np.diff([f.t_ns for f in got])) == pytest.approx(1e9 / 120, rel=0.01)
+
+
+def test_slow_consumer_drops_oldest_and_never_slows_the_camera():
+    produced: list[float] = []
+    cam = FlakyCamera(None, fps=400, log=produced)
+    cap = Capture(lambda: cam, queue_frames=4, live=True).start()
+    got = []
+    t_end = time.monotonic() + 1.0
+    while time.monotonic() < t_end:
+        f = cap.get(0.1)
+        if f is not None:
+            got.append(f.index)
+            time.sleep(0.02)  # ~50 fps processing against a 400 fps camera
+    cap.stop()
+    st = cap.stats()
+    assert cam.closed
+    # The camera kept its own pace while processing lagged: no back-pressure.
+    rate = (len(produced) - 1) / (produced[-1] - produced[0])
+    assert rate > 200, rate
+    assert len(produced) - 1 <= st.frames_in <= len(produced)  # the last may be yielded after stop()
+    assert st.frames_dropped > 0.6 * st.frames_in
+    queued_at_end = st.frames_in - st.frames_dropped - len(got)
+    assert 0 <= queued_at_end <= 4
+    assert got == sorted(got) and len(set(got)) == len(got)
+    # Dropping the oldest keeps latency bounded: consecutive takes jump ahead by ~queue+rate.
+    assert max(np.diff(got)) > 4
+
+
+def test_camera_loss_is_retried_with_backoff_and_reported():
+    opens: list[float] = []
+    plan = ["fail", 5, "fail", "fail", None]  # open fails, 5 frames then unplug, two failed reopens, then fine
+
+    def open_camera() -> FrameSource:
+        opens.append(time.monotonic())
+        step = plan.pop(0) if plan else None
+        if step == "fail":
+            raise SourceError("picamera2: camera 0 not detected (0 found)")
+        return FlakyCamera(step, fps=200)
+
+    states: list[str] = []
+    cap = Capture(open_camera, queue_frames=64, live=True, backoff_s=(0.05, 0.4)).start()
+    seen: list[int] = []
+    stop_watch = threading.Event()
+
+    def watch():
+        while not stop_watch.is_set():
+            s = cap.stats().camera
+            if not states or states[-1] != s:
+                states.append(s)
+            time.sleep(0.002)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    assert wait_for(lambda: cap.stats().frames_in >= 20, 5.0)
+    while (f := cap.get(0.05)) is not None:
+        seen.append(f.index)
+    cap.stop()
+    stop_watch.set()
+    w.join()
+    st = cap.stats()
+    assert len(opens) == 5 and st.reconnects == 4
+    assert st.last_error  # the reason is kept for health/logs
+    # ok -> lost -> retrying -> ok: every state visible from outside
+    assert states[0] == RETRYING and OK in states and LOST in states
+    assert states.index(LOST) < len(states) - 1 - states[::-1].index(OK)
+    # Backoff doubles after each failure (0.05, then after the loss 0.05, 0.1, 0.2 ...)
+    gaps = np.diff(opens)
+    assert gaps[0] >= 0.05
+    assert gaps[3] >= 0.19 and gaps[3] > gaps[2] * 1.7
+    # Indices never repeat across reopenings (the second camera restarts at 0).
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert seen[:5] == [0, 1, 2, 3, 4] and seen[5] == 5
+
+
+def test_replay_of_a_broken_file_ends_with_the_error(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    cap = Capture(lambda: VideoFileSource(bad), queue_frames=2, live=False).start()
+    assert wait_for(lambda: cap.ended, 5.0)
+    cap.stop()
+    assert isinstance(cap.error, SourceError) and "not a readable video" in str(cap.error)
+    assert cap.get(0.01) is None
