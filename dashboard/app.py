@@ -9,20 +9,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dashboard import reports
-from dashboard.auth import COOKIE, Authenticator, RequireLogin, client_ip, login_page, safe_next
+from dashboard.auth import (
+    COOKIE,
+    Authenticator,
+    RequireLogin,
+    client_ip,
+    login_page,
+    safe_next,
+)
 from dashboard.commands import CommandError
 from dashboard.local import ClipStore
 from dashboard.records import EventQuery, QueryError, device_view, dumps
@@ -104,7 +119,7 @@ async def logout(request: Request) -> Response:
 
 
 def fleet(store: Store) -> list[dict[str, Any]]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [device_view(r, now) for r in store.devices()]
 
 

@@ -17,9 +17,10 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
-from typing import Any, Awaitable, Callable
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
 from urllib.parse import quote
 
 from edge.config import DashboardConfig
@@ -51,7 +52,7 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
-    algo, n, r, p, salt, key = stored.split("$")
+    _, n, r, p, salt, key = stored.split("$")
     got = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
                          maxmem=256 * 1024 * 1024, dklen=len(_unb64(key)))
     return hmac.compare_digest(got, _unb64(key))
@@ -159,7 +160,7 @@ def session_cookie(scope: Scope) -> str | None:
             jar = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:
+            except CookieError:
                 return None
             if COOKIE in jar:
                 return jar[COOKIE].value

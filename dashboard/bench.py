@@ -17,15 +17,14 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dashboard.records import EventQuery, format_utc
 from dashboard.store import open_store
 from edge.events.record import EMOTIONS
 
-
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 SPACING_S = 60
 
 
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         batch = synthetic(args.events, args.devices)[have:]
         for i in range(0, len(batch), 2000):
-            store.add_events(batch[i:i + 2000], format_utc(datetime.now(timezone.utc)))
+            store.add_events(batch[i:i + 2000], format_utc(datetime.now(UTC)))
         print(f"inserted {len(batch)} events in {time.perf_counter() - t:.1f} s")
     total = store.count_events()
     span = timedelta(seconds=SPACING_S * total)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dashboard.records import DeviceRow, EventQuery
 from edge.config import Config

@@ -48,7 +48,7 @@ def load_schemas() -> dict[str, Any]:
         except ImportError:
             log.warning("jsonschema is not installed: payloads get the built-in checks only")
             return {}
-        except Exception as e:  # a broken schema file must not stop ingest
+        except Exception as e:  # noqa: BLE001  (a broken schema file must not stop ingest)
             log.warning("ignoring the %s schema: %s", name, e)
     return found
 

@@ -7,8 +7,8 @@ web routes agree on one shape.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from edge.errors import InputError
@@ -20,12 +20,12 @@ class QueryError(InputError):
 
 
 def utc_now() -> str:
-    return format_utc(datetime.now(timezone.utc))
+    return format_utc(datetime.now(UTC))
 
 
 def format_utc(t: datetime) -> str:
     """The one text form of a time in the stores: sortable as a string."""
-    t = t.astimezone(timezone.utc)
+    t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
@@ -36,12 +36,12 @@ def normalise_utc(value: str, name: str = "time") -> str:
     except (ValueError, AttributeError):
         raise QueryError(f"{name}: not an ISO 8601 time: {value!r}") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
+        t = t.replace(tzinfo=UTC)
     return format_utc(t)
 
 
 def parse_utc(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class EventQuery:
     offset: int = 0
 
     @classmethod
-    def from_params(cls, params: Any) -> "EventQuery":
+    def from_params(cls, params: Any) -> EventQuery:
         """Build from URL query parameters; bad values raise QueryError naming them."""
         def num(name: str, default: float, lo: float, hi: float, typ: type = float) -> Any:
             raw = (params.get(name) or "").strip()
@@ -186,7 +186,3 @@ def device_view(row: DeviceRow, now: datetime) -> dict[str, Any]:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True)
-
-
-def row_dict(row: DeviceRow) -> dict[str, Any]:
-    return asdict(row)

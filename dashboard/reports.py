@@ -19,7 +19,7 @@ CSV_COLUMNS = (
 # Same palette as the timeline (static/common.js), distinguishable and readable on white.
 COLOURS = {
     "anger": "#c62828", "contempt": "#6d4c41", "disgust": "#2e7d32", "fear": "#6a1b9a",
-    "happiness": "#ef6c00", "sadness": "#1565c0", "surprise": "#00838f", "": "#616161",
+    "happiness": "#b45309", "sadness": "#1565c0", "surprise": "#00717c", "": "#616161",
 }
 
 

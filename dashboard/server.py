@@ -23,7 +23,7 @@ class MqttControl:
         self.ingester = ingester
 
     def start(self, device: str, interview_id: str) -> dict[str, Any]:
-        return self.ingester.commands.request(device, "start_session", {"id": interview_id, "session": interview_id})
+        return self.ingester.commands.request(device, "start_session", {"id": interview_id})
 
     def stop(self, device: str) -> dict[str, Any]:
         return self.ingester.commands.request(device, "stop_session", {})
@@ -41,7 +41,7 @@ def build(cfg: Config, local: bool) -> Deployment:
     from dashboard.ingest import Ingester
 
     store = open_store(cfg.dashboard.database, cfg.data_dir)
-    host, port = parse_listen(cfg.dashboard.listen)
+    _, port = parse_listen(cfg.dashboard.listen)
     client_id = f"microexpr-dashboard-{socket.gethostname().split('.')[0]}-{port}"
     ingester = Ingester(cfg, store, client_id)
     return Deployment(store=store, control=MqttControl(ingester), auth=auth, local=False,

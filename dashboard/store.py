@@ -12,8 +12,9 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from dashboard.records import DeviceRow, EventQuery, dumps, normalise_utc
 from edge.errors import InputError
@@ -124,28 +125,31 @@ class SqlStore:
             cur = self._conn.execute(self._sql(sql), tuple(params))
             return list(cur.fetchall())
 
-    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    def _transaction(self, statements: list[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+        """Run each statement over its rows in one transaction; rows affected per statement."""
         raise NotImplementedError
+
+    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._transaction([(sql, rows)])[0]
 
     # -- writes -----------------------------------------------------------
     def add_events(self, events: Sequence[dict[str, Any]], received_utc: str) -> int:
-        """Insert new events, ignore known ids; returns how many were new."""
+        """Insert new events, ignore known ids; returns how many were new.
+
+        Events and their devices' last-seen go in one transaction, rows in id
+        order, so two instances writing at once take locks in the same order.
+        """
         if not events:
             return 0
-        rows = [event_row(e, received_utc) for e in events]
+        rows = sorted((event_row(e, received_utc) for e in events), key=lambda r: r[0])
+        devices = sorted({(r[1], received_utc) for r in rows})
         cols = ", ".join(EVENT_COLUMNS)
         marks = ", ".join("?" * len(EVENT_COLUMNS))
-        inserted = self._write(
-            f"INSERT INTO events ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING", rows
-        )
-        seen: dict[str, str] = {}
-        for r in rows:
-            seen[r[1]] = received_utc
-        self._write(
-            "INSERT INTO devices (id, last_seen_utc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET "
-            f"last_seen_utc = {self.greatest}(devices.last_seen_utc, excluded.last_seen_utc)",
-            list(seen.items()),
-        )
+        inserted, _ = self._transaction([
+            (f"INSERT INTO events ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING", rows),
+            (("INSERT INTO devices (id, last_seen_utc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET "
+              f"last_seen_utc = {self.greatest}(devices.last_seen_utc, excluded.last_seen_utc)"), devices),
+        ])
         return inserted
 
     def set_status(self, device: str, status: str, at_utc: str, live: bool) -> None:
@@ -279,16 +283,16 @@ class SqliteStore(SqlStore):
     def _executescript(self, script: str) -> None:
         self._conn.executescript(script)
 
-    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    def _transaction(self, statements: list[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._conn.executemany(sql, rows)
+                counts = [max(self._conn.executemany(sql, rows).rowcount, 0) for sql, rows in statements]
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            return max(cur.rowcount, 0)
+            return counts
 
 
 class PostgresStore(SqlStore):
@@ -314,12 +318,14 @@ class PostgresStore(SqlStore):
             for stmt in filter(str.strip, script.split(";")):
                 self._conn.execute(stmt)
 
-    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        with self._lock:
-            with self._conn.transaction():
+    def _transaction(self, statements: list[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+        with self._lock, self._conn.transaction():
+            counts = []
+            for sql, rows in statements:
                 cur = self._conn.cursor()
                 cur.executemany(self._sql(sql), rows)
-                return max(cur.rowcount, 0)
+                counts.append(max(cur.rowcount, 0))
+            return counts
 
 
 def open_store(url: str, data_dir: Path) -> SqlStore:

@@ -110,3 +110,19 @@ class ProgressSink(Sink):
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class OutboxSink(Sink):
+    """Commits each event to the durable outbox first, then wakes the publisher (if any)."""
+
+    def __init__(self, outbox: Any, device: str, session: str = "", publisher: Any | None = None) -> None:
+        self.outbox, self.device, self.session, self.publisher = outbox, device, session, publisher
+        self.count = 0
+
+    def on_event(self, event: Event) -> None:
+        event.device = event.device or self.device
+        event.session = event.session or self.session
+        self.outbox.put(event)
+        self.count += 1
+        if self.publisher is not None:
+            self.publisher.notify()

@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.footage",
     "fixtures.postgres",
     "fixtures.browser",
+    "fixtures.hil",
 ]
 
 

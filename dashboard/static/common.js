@@ -5,7 +5,7 @@ const EMOTIONS = ["anger", "contempt", "disgust", "fear", "happiness", "sadness"
 // Distinguishable hues, each with at least 4.5:1 contrast on white (same as reports.py).
 const COLOURS = {
   anger: "#c62828", contempt: "#6d4c41", disgust: "#2e7d32", fear: "#6a1b9a",
-  happiness: "#ef6c00", sadness: "#1565c0", surprise: "#00838f", "": "#616161",
+  happiness: "#b45309", sadness: "#1565c0", surprise: "#00717c", "": "#616161",
 };
 
 function el(tag, attrs, ...children) {

@@ -53,11 +53,20 @@ function addToFeed(e, fresh) {
   while (feed.children.length > 100) feed.lastElementChild.remove();
 }
 
+async function brokerState() {
+  const { local, ingest } = await api("/api/stats");
+  const note = document.getElementById("broker-state");
+  note.hidden = local || ingest.connected;
+  note.textContent = "Not connected to the MQTT broker: the fleet view may be out of date.";
+}
+
 async function init() {
   const [{ devices }, { events }] = await Promise.all([api("/api/devices"), api("/api/events?limit=30")]);
   renderFleet(devices);
   for (const e of events.slice().reverse()) addToFeed(e, false);
   liveStream({ fleet: renderFleet, event: (e) => addToFeed(e, true) });
+  brokerState();
+  setInterval(brokerState, 10000);
   setInterval(() => {
     for (const t of document.querySelectorAll("time[data-ago]")) t.textContent = ago(t.dataset.ago);
   }, 5000);

@@ -21,23 +21,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "or score a predictions CSV (--predictions) without running anything.",
     )
     p.add_argument("path", metavar="PATH", nargs="?", help="a video file or a folder of videos")
-    p.add_argument("--annotations", required=True, metavar="GT.csv", help="ground truth (video,onset,apex,offset,type,emotion,aus)")
+    p.add_argument("--annotations", metavar="GT.csv",
+                   help="ground truth (video,onset,apex,offset,type,emotion,aus); with --convert, the file to write")
     p.add_argument("--predictions", metavar="PRED.csv", help="score these predictions instead of running the pipeline")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="draw each video's timeline: truth against predictions")
+    p.add_argument("--all-videos", action="store_true",
+                   help="also score video files under PATH that no row names, as footage without expressions")
     p.add_argument("--save-predictions", metavar="OUT.csv", help="write the pipeline's predictions in the annotation format")
+    p.add_argument("--convert", nargs=2, metavar=("FORMAT", "SHEET.csv"),
+                   help="convert a dataset sheet exported as CSV (casme2 or samm-lv) into --annotations, then stop")
+    p.add_argument("--video-pattern", default="", help="with --convert: video file name from {subject}, {code}, {name} "
+                   "(default {code}.mkv)")
+    p.add_argument("--first-frame", type=int, default=1, help="with --convert: number of the first image in a sequence")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.annotations:
+        raise InputError("--annotations GT.csv is required")
     gt = Path(args.annotations)
+    if args.convert:
+        from edge.evaluation.convert import convert
+
+        rows = convert(args.convert[0], Path(args.convert[1]), args.video_pattern, args.first_frame)
+        write_annotations(gt, rows)
+        print(f"{gt}: {len(rows)} rows ({sum(r.type == 'micro' for r in rows)} micro) from {args.convert[1]}")
+        return 0
     if args.predictions and args.path:
         raise InputError("give either PATH (run the pipeline) or --predictions, not both")
     if args.predictions:
         ev = score_predictions(Path(args.predictions), gt)
     elif args.path:
         bar = _Progress() if sys.stderr.isatty() and not args.json else None
-        ev = run_pipeline(Path(args.path), gt, args.config, progress=bar)
+        ev = run_pipeline(Path(args.path), gt, args.config, progress=bar, all_videos=args.all_videos)
     else:
         raise InputError("nothing to score: give PATH (a video or folder) or --predictions PRED.csv")
     if args.save_predictions:

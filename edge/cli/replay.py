@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from contextlib import ExitStack
 from pathlib import Path
 
 from edge.analysis import analyse, make_spotter
-from edge.config import load_config
+from edge.config import Config, load_config
 from edge.errors import InputError
-from edge.sinks import EventsCsvSink, ProgressSink, ResultsJsonlSink, Sink
+from edge.events.outbox import Outbox, open_outbox
+from edge.publish.service import PublisherService
+from edge.sinks import EventsCsvSink, OutboxSink, ProgressSink, ResultsJsonlSink, Sink
 from edge.sources.video import VideoFileSource
 from edge.vision.pipeline import FacePipeline
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,17 +42,29 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(ResultsJsonlSink(args.out))
     if args.events_out:
         sinks.append(EventsCsvSink(args.events_out, args.video.name))
-    sinks.extend(_delivery_sinks(cfg))
-    with src:
+    with ExitStack() as stack:
+        stack.enter_context(src)
+        if not args.no_spotting:
+            # Events are committed to the outbox first; published when a broker is configured.
+            outbox = stack.enter_context(open_outbox(cfg))
+            publisher = _publisher(cfg, outbox, stack)
+            current = outbox.current_session()
+            sinks.append(OutboxSink(outbox, cfg.device_id, current["id"] if current else "", publisher))
         result = analyse(src.frames(), pipeline, spotter, sinks, source_name=args.video.name)
     print(result.summary())
     return 0
 
 
-def _delivery_sinks(cfg) -> list[Sink]:
-    """The outbox (and MQTT when configured): wired by edge.events.delivery when present."""
-    try:
-        from edge.events.delivery import delivery_sinks
-    except ImportError:
-        return []
-    return delivery_sinks(cfg)
+def _publisher(cfg: Config, outbox: Outbox, stack: ExitStack) -> PublisherService | None:
+    if not cfg.mqtt.url:
+        return None
+    service = PublisherService(cfg, outbox)
+    service.start()
+
+    def drain() -> None:
+        if not service.flush(timeout=10.0):
+            log.warning("broker did not acknowledge every event in 10 s; they stay in the outbox for the next run")
+        service.stop()
+
+    stack.callback(drain)
+    return service

@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-size", type=int, default=220, help="face width in pixels (default 220)")
     p.add_argument("--name", default="", help="file stem (default synth-<identity>-s<seed>-<fps>fps)")
     p.add_argument("--codec", default="mp4v", choices=list(CODECS), help="mp4v -> .mp4, MJPG -> .avi")
+    p.add_argument("--encoder", default="auto", choices=["auto", "ffmpeg", "opencv"],
+                   help="auto: the ffmpeg binary at high quality if installed, else OpenCV's writer")
     p.add_argument("--micro-ms", type=_range, default=(100.0, 480.0), help="micro duration range LOW,HIGH in ms")
     p.add_argument("--macro-ms", type=_range, default=(600.0, 3500.0), help="macro duration range LOW,HIGH in ms")
     p.add_argument("--micro-intensity", type=_range, default=(0.35, 0.85), help="micro apex intensity range")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     spec = SynthSpec(
         out_dir=args.out_dir, seed=args.seed, fps=float(args.fps), duration_s=args.duration, identity=args.identity,
         micro=args.micro, macro=args.macro, emotions=emotions, distractors=not args.no_distractors,
-        width=args.size[0], height=args.size[1], face_size=args.face_size, name=args.name, codec=args.codec,
+        width=args.size[0], height=args.size[1], face_size=args.face_size, name=args.name, codec=args.codec, encoder=args.encoder,
         micro_ms=args.micro_ms, macro_ms=args.macro_ms, micro_intensity=args.micro_intensity,
         macro_intensity=args.macro_intensity, talking_per_min=args.talking_per_min,
         blink_per_min=args.blinks_per_min, nods_per_min=args.nods_per_min,

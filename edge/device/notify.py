@@ -41,7 +41,8 @@ class SystemdNotifier:
         if self._sock is None or self._address is None:
             return False
         try:
-            self._sock.sendto("\n".join(assignments).encode("utf-8"), self._address)
+            # Never block the processing loop on a full socket queue.
+            self._sock.sendto("\n".join(assignments).encode("utf-8"), socket.MSG_DONTWAIT, self._address)
             return True
         except OSError as e:
             log.debug("sd_notify %s failed: %s", assignments, e)

@@ -164,6 +164,9 @@ class Unit:
             ev.video = ev.video or self.source_name
             self.outbox.put(ev)  # committed before anything else happens to it
             self.events_emitted += 1
+            wake = getattr(self.publisher, "notify", None)
+            if wake is not None:
+                wake()  # deliver now rather than at the publisher's next poll
             if self.clips is not None:
                 self.clips.add(ev)
             log.info("event %s %s %s (%.0f ms) session=%s", ev.id, ev.type, ev.emotion or "-", ev.duration_ms,

@@ -45,14 +45,14 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
         ring = ClipRecorder.capacity_for(cfg.source.fps, cfg.clips.pre_ms, cfg.clips.post_ms, cfg.spotting.max_macro_ms)
         clips = ClipRecorder(clip_store(cfg), cfg.clips.pre_ms, cfg.clips.post_ms, ring)
         stack.callback(clips.close)
-    publisher = _publisher(cfg, outbox, stack)
     notifier = SystemdNotifier(environ)
     stack.callback(notifier.close)
-    unit = Unit(cfg, capture, pipeline, spotter, outbox, notifier, clips=clips, publisher=publisher,
+    unit = Unit(cfg, capture, pipeline, spotter, outbox, notifier, clips=clips,
                 source_name=cfg.source.path.rsplit("/", 1)[-1] if not live else "camera",
                 models_version=getattr(pipeline, "models_version", ""),
                 runtime=f"{pipeline.runtime.name} {pipeline.runtime.version}" if hasattr(pipeline, "runtime") else "",
                 exit_at_end=exit_at_end)
+    unit.publisher = _publisher(cfg, outbox, unit, spotter)
     factory = make_pin_factory(cfg.gpio, environ)
     if factory is not None:
         controls = Controls(cfg.gpio, factory, on_button=unit.request_session_toggle)
@@ -63,16 +63,17 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
     return unit
 
 
-def _publisher(cfg: Config, outbox: Any, stack: ExitStack) -> Any | None:
-    """The MQTT publisher service when mqtt.url is set (edge.publish.service)."""
+def _publisher(cfg: Config, outbox: Any, unit: Unit, spotter: Any) -> Any | None:
+    """The MQTT publisher service when mqtt.url is set; it shares the unit's health snapshot."""
     if not cfg.mqtt.url:
         log.info("mqtt.url empty: events stay in the outbox on this device")
         return None
-    try:
-        from edge.publish.service import PublisherService  # type: ignore[import-not-found]
-    except ImportError as e:
-        log.error("MQTT publisher unavailable in this build (%s); events stay in the outbox", e)
-        return None
-    service = PublisherService(cfg, outbox)
+    from edge.publish.service import PublisherService
+
+    set_thresholds = None
+    if hasattr(spotter, "set_thresholds"):
+        def set_thresholds(values: dict[str, float]) -> dict[str, Any]:
+            return spotter.set_thresholds(**values)
+    service = PublisherService(cfg, outbox, snapshot=unit.snapshot, set_thresholds=set_thresholds)
     service.start()
     return service

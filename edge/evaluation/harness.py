@@ -62,20 +62,34 @@ def check_bounds(csv_path: Path, rows: list[Annotation], video: str, frames: int
             )
 
 
-def annotated_videos(path: Path, csv_path: Path, truths: list[Annotation]) -> dict[str, Path]:
-    """Video name -> file, for every video the annotations name that lies under `path` (a file or a folder)."""
+def _name_for(f: Path, base: Path, root: Path) -> str:
+    """A video's name as the CSV would write it: relative to the CSV's folder when under it."""
+    f = f.resolve()
+    for anchor in (base.resolve(), root.resolve()):
+        if anchor in f.parents:
+            return f.relative_to(anchor).as_posix()
+    return f.name
+
+
+def annotated_videos(path: Path, csv_path: Path, truths: list[Annotation], all_videos: bool = False) -> dict[str, Path]:
+    """Video name -> file, for every video the annotations name that lies under `path` (a file or a folder).
+
+    A video file given explicitly is scored even when no row names it: it is then footage with no
+    expressions, where every prediction is a false positive. With `all_videos`, so is every video file
+    under a folder.
+    """
     base = csv_path.parent
     names = sorted({a.video for a in truths})
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    out: dict[str, Path] = {}
     if path.is_file():
         for n in names:
-            if (base / n).resolve() == path.resolve() or n == path.name:
-                out[n] = path
-        if not out:
-            raise InputError(f"{path}: not named by any row of {csv_path}")
-        return out
+            if (base / n).resolve() == path.resolve():
+                return {n: path}
+        name = _name_for(path, base, path.parent)
+        log.info("%s: no rows in %s: scored as footage without expressions", path, csv_path)
+        return {name: path}
+    out: dict[str, Path] = {}
     root = path.resolve()
     # PATH inside the CSV's folder: score the subset under PATH. Elsewhere: look for the names in PATH.
     subset = root == base.resolve() or base.resolve() in root.parents
@@ -88,8 +102,14 @@ def annotated_videos(path: Path, csv_path: Path, truths: list[Annotation]) -> di
         if not f.exists():
             raise InputError(f"{csv_path}: video {n} named by the annotations not found at {f}")
         out[n] = f
+    if all_videos:
+        known = {f for f in out.values()}
+        for f in sorted(path.rglob("*")):
+            if f.suffix.lower() in VIDEO_SUFFIXES and f.is_file() and f.resolve() not in known and ".partial." not in f.name:
+                out[_name_for(f, base, path)] = f.resolve()
     if not out:
-        raise InputError(f"{path}: none of the {len(names)} videos named by {csv_path} is under this folder")
+        raise InputError(f"{path}: none of the {len(names)} videos named by {csv_path} is under this folder"
+                         + ("" if all_videos else " (--all-videos scores unannotated videos as expression-free)"))
     return out
 
 
@@ -117,10 +137,11 @@ def run_pipeline(
     gt_csv: Path,
     config_path: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    all_videos: bool = False,
 ) -> Evaluation:
     """Run the full pipeline (edge.analysis.analyse_video) on every annotated video under `path` and score it."""
     truths = read_annotations(gt_csv)
-    videos = annotated_videos(path, gt_csv, truths)
+    videos = annotated_videos(path, gt_csv, truths, all_videos)
     frames: dict[str, int] = {}
     fps: dict[str, float] = {}
     for name, f in videos.items():

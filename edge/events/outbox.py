@@ -15,13 +15,18 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 from edge.errors import InputError
+from edge.events.eviction import evict_oldest, evict_to_caps
 from edge.events.record import Event
+from edge.events.session import SessionTable, utc_now_iso
+
+__all__ = ["Outbox", "OutboxError", "OutboxStats", "canonical_utc", "open_outbox", "utc_now_iso"]
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +45,6 @@ CREATE INDEX IF NOT EXISTS events_pending ON events(delivered, refused, seq);
 CREATE INDEX IF NOT EXISTS events_session ON events(session, seq);
 CREATE INDEX IF NOT EXISTS events_onset ON events(onset_utc);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    started TEXT NOT NULL,
-    stopped TEXT,
-    changed REAL NOT NULL
-);
 """
 
 # Persisted counters (never reset): what left the outbox other than by delivery.
@@ -80,10 +78,6 @@ class OutboxStats:
         return asdict(self)
 
 
-def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def canonical_utc(text: str, end: bool = False) -> str:
     """Any ISO 8601 time -> the record's form ``YYYY-MM-DDTHH:MM:SS.mmmZ`` so strings compare as times.
 
@@ -94,7 +88,7 @@ def canonical_utc(text: str, end: bool = False) -> str:
     except ValueError:
         raise InputError(f"time {text!r}: expected ISO 8601 like 2026-11-29T10:00:00Z") from None
     if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc)
+        t = t.astimezone(UTC)
     out = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     if end and "." not in text:
         out = out[:-3] + "999"
@@ -136,6 +130,7 @@ class Outbox:
             self._db.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
             self._db.execute(f"PRAGMA journal_size_limit={wal_pages * page}")
             self._db.executescript(_SCHEMA)
+            self._sessions = SessionTable(self._db, self._lock, clock)
         except sqlite3.DatabaseError as e:
             raise OutboxError(f"{self.path}: not a usable outbox database ({e})") from None
         self._page_size = page
@@ -160,25 +155,61 @@ class Outbox:
             if not d.get("device"):
                 d["device"] = self.device
             now = self._clock()
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO events(id, session, onset_utc, created, payload) VALUES (?,?,?,?,?)",
-                    (d["id"], d["session"], str(d.get("onset_utc", "")), now, json.dumps(d, separators=(",", ":"))),
-                )
-                if cur.rowcount:
-                    seq = int(cur.lastrowid)
-                    self._bump("accepted", 1)
-                else:
-                    seq = int(self._db.execute("SELECT seq FROM events WHERE id=?", (d["id"],)).fetchone()[0])
-                self._evict_locked()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                seq = self._insert_locked(d, now)
+            except sqlite3.OperationalError as e:
+                if "full" not in str(e).lower():
+                    raise
+                # The disk (or the database's page limit) is full despite the caps:
+                # make room the same way as when the outbox is full, then retry once.
+                log.error("outbox %s: %s; evicting the oldest events to make room", self.path, e)
+                while True:
+                    if not self._make_room_locked():
+                        raise OutboxError(f"{self.path}: cannot store event {d['id']} ({e})") from None
+                    try:
+                        seq = self._insert_locked(d, now)
+                        break
+                    except sqlite3.OperationalError as again:
+                        if "full" not in str(again).lower():
+                            raise
             if now - self._last_retention > 60.0:
                 self.enforce()
             return seq
+
+    def _insert_locked(self, d: dict[str, Any], now: float) -> int:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO events(id, session, onset_utc, created, payload) VALUES (?,?,?,?,?)",
+                (d["id"], d["session"], str(d.get("onset_utc", "")), now, json.dumps(d, separators=(",", ":"))),
+            )
+            if cur.rowcount:
+                seq = int(cur.lastrowid)
+                self._bump("accepted", 1)
+            else:
+                seq = int(self._db.execute("SELECT seq FROM events WHERE id=?", (d["id"],)).fetchone()[0])
+            self._evict_locked()
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return seq
+
+    def _make_room_locked(self) -> bool:
+        """Evict a tenth (delivered first, then oldest undelivered), counted like any eviction; False if empty."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            d, u = evict_oldest(self._db, max(1, count // 10), self._bump)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        if u:
+            log.warning("outbox %s: evicted %s undelivered events to make room", self.path, u)
+        return d + u > 0
 
     def mark_delivered(self, seq: int) -> None:
         """The broker acknowledged this event with a success reason code."""
@@ -202,13 +233,22 @@ class Outbox:
             return self._db.execute("UPDATE events SET refused=0 WHERE refused=1 AND delivered IS NULL").rowcount
 
     def erase_session(self, session: str) -> int:
-        """Erase every event of a session and the session itself (privacy request)."""
+        """Erase every event of a session and the session itself (privacy request).
+
+        secure_delete zeroes the freed content and the WAL is checkpointed and
+        truncated, so the erased records are not left readable in the file.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM events WHERE session=?", (session,)).rowcount
-            self._db.execute("DELETE FROM sessions WHERE id=?", (session,))
-            self._bump("erased", n)
-            self._db.execute("COMMIT")
+            self._db.execute("PRAGMA secure_delete=ON")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                n = self._db.execute("DELETE FROM events WHERE session=?", (session,)).rowcount
+                self._sessions.delete(session)
+                self._bump("erased", n)
+                self._db.execute("COMMIT")
+            finally:
+                self._db.execute("PRAGMA secure_delete=OFF")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             log.info("erased session %s: %s events", session, n)
             return n
 
@@ -300,56 +340,27 @@ class Outbox:
                 size += p.stat().st_size
         return size
 
-    # ---- sessions ------------------------------------------------------------
+    # ---- sessions (same file; see edge/events/session.py) --------------------
 
     def start_session(self, session_id: str) -> dict[str, Any]:
         """Start (or restart) a session; a different running session is stopped first."""
-        if not session_id:
-            raise ValueError("session id is empty")
-        with self._lock:
-            now = utc_now_iso()
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE sessions SET state='stopped', stopped=?, changed=? "
-                             "WHERE state='running' AND id<>?", (now, self._clock(), session_id))
-            if not self._db.execute("SELECT 1 FROM sessions WHERE id=? AND state='running'", (session_id,)).fetchone():
-                self._db.execute(
-                    "INSERT INTO sessions(id, state, started, stopped, changed) VALUES (?, 'running', ?, NULL, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET state='running', started=excluded.started, stopped=NULL, "
-                    "changed=excluded.changed", (session_id, now, self._clock()))
-            self._db.execute("COMMIT")
-            return self._session_row("id=?", (session_id,))  # type: ignore[return-value]
+        return self._sessions.start(session_id)
 
     def stop_session(self) -> dict[str, Any] | None:
         """Stop the running session; returns it, or None when none was running."""
-        with self._lock:
-            cur = self.current_session()
-            if cur is None:
-                return None
-            self._db.execute("UPDATE sessions SET state='stopped', stopped=?, changed=? WHERE id=?",
-                             (utc_now_iso(), self._clock(), cur["id"]))
-            return self._session_row("id=?", (cur["id"],))
+        return self._sessions.stop()
 
     def current_session(self) -> dict[str, Any] | None:
         """The running session, or None."""
-        return self._session_row("state='running'", ())
+        return self._sessions.current()
 
     def latest_session(self) -> dict[str, Any] | None:
         """The most recently changed session, running or stopped (the retained MQTT state)."""
-        return self._session_row("1", ())
+        return self._sessions.latest()
 
     def sessions(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT id, state, started, stopped FROM sessions ORDER BY changed DESC").fetchall()
-        return [{"id": i, "state": s, "started": a, "stopped": b} for i, s, a, b in rows]
-
-    def _session_row(self, where: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT id, state, started, stopped FROM sessions WHERE {where} ORDER BY changed DESC, rowid DESC "
-                "LIMIT 1", args).fetchone()
-        if row is None:
-            return None
-        return {"id": row[0], "state": row[1], "started": row[2], "stopped": row[3]}
+        """All sessions, most recently changed first."""
+        return self._sessions.all()
 
     # ---- bounds --------------------------------------------------------------
 
@@ -369,41 +380,11 @@ class Outbox:
                 log.warning("outbox retention: %s undelivered events older than %.1f days erased",
                             u, self.max_age_s / 86400)
 
-    def _used_bytes(self) -> int:
-        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
-        return (pages - free) * self._page_size
-
     def _evict_locked(self) -> None:
-        """Inside a write transaction: delivered first, then oldest undelivered, until under both caps."""
-        # The database file never shrinks, freed pages are reused; keep used pages
-        # under the cap minus WAL headroom so database + WAL stay under the cap.
-        # Past the high-water mark, evict down to the low-water mark in one go so
-        # a full outbox does not pay for eviction on every put.
-        high, low = int(self.max_bytes * 0.8), int(self.max_bytes * 0.7)
-        size_target = low if self._used_bytes() > high else high
-        while True:
-            count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-            over_count = count - self.max_events
-            over_size = self._used_bytes() > size_target
-            if over_count <= 0 and not over_size:
-                return
-            n = max(over_count, max(1, count // 20) if over_size else 0)
-            if count == 0:
-                return
-            d = self._db.execute(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered IS NOT NULL "
-                "ORDER BY seq LIMIT ?)", (n,)).rowcount
-            self._bump("evicted_delivered", d)
-            u = 0
-            if d < n:
-                u = self._db.execute(
-                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered IS NULL "
-                    "ORDER BY seq LIMIT ?)", (n - d,)).rowcount
-                self._bump("evicted_undelivered", u)
-                self._warn_evicted(u)
-            if d + u == 0:
-                return
+        """Inside a write transaction: bring the outbox under both caps (edge/events/eviction.py)."""
+        u = evict_to_caps(self._db, self.max_bytes, self.max_events, self._page_size, self._bump)
+        if u:
+            self._warn_evicted(u)
 
     def _warn_evicted(self, n: int) -> None:
         """At most one warning a minute while full, with the count since the last one."""
@@ -433,7 +414,7 @@ class Outbox:
                 pass
             self._db.close()
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

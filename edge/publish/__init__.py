@@ -3,6 +3,6 @@
 `PublisherService(cfg, outbox)` is the entry point; see docs/mqtt.md.
 """
 
-from edge.publish.publisher import PublisherService
+from edge.publish.service import PublisherService
 
 __all__ = ["PublisherService"]

@@ -18,7 +18,7 @@ import threading
 from edge.config import Config, load_config
 from edge.errors import ConfigError, InputError
 from edge.events.outbox import Outbox, open_outbox
-from edge.publish.publisher import PublisherService
+from edge.publish.service import PublisherService
 
 log = logging.getLogger("edge.publish")
 

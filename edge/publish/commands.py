@@ -12,8 +12,9 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from edge.publish.topics import COMMAND_NAMES
 

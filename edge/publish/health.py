@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,11 @@ class LatencyWindow:
 
 
 def _pct(sorted_values: list[float], q: float) -> float:
-    i = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
-    return sorted_values[i]
+    """Linear interpolation between closest ranks (numpy's default)."""
+    pos = q * (len(sorted_values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
 @dataclass
@@ -116,7 +119,7 @@ def build_health(
     room: str = "",
 ) -> dict[str, Any]:
     """One health payload (schema edge/publish/schemas/health.json)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "schema": 1,
         "device": device,

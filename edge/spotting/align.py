@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Eye corners (outer and inner, both eyes) and nose bridge: rigid under expression.
-STABLE_POINTS: np.ndarray = np.array([33, 133, 362, 263, 6, 168, 197, 195], dtype=np.intp)
+STABLE_POINTS: np.ndarray = np.array([33, 133, 362, 263, 6, 168, 8, 234, 454, 127, 356], dtype=np.intp)
 RIGHT_EYE_OUTER = 33  # subject's right, image left
 LEFT_EYE_OUTER = 263
 MOUTH_CORNERS = (61, 291)

@@ -1,12 +1,12 @@
 """Named per-frame action-unit estimates from aligned landmarks.
 
-Each estimate is a signed displacement in inter-ocular-distance (IOD) units of
-the landmark region a FACS action unit moves, taken in the aligned face frame
-(x image-right, y down, see align.py), with the sign chosen so that the action
-makes it grow. Absolute values mean nothing (they include the face's shape);
-the adaptive baseline subtracts the person's neutral. Every estimate is linear
-in the aligned coordinates, so all of them are one small matrix product per
-frame over the ~100 landmarks involved.
+Each estimate is a signed displacement, in inter-ocular-distance (IOD) units,
+of the landmark region a FACS action unit moves, taken in the aligned face
+frame (x image-right, y down, see align.py), with the sign chosen so that the
+action makes it grow. Absolute values mean nothing (they include the face's
+shape); the adaptive baseline subtracts the person's neutral. Every estimate is
+linear in the aligned coordinates, so all of them are one small matrix product
+per frame over the ~90 landmarks involved.
 
 Landmark indices are the canonical 468-point FaceMesh topology; "R" is the
 subject's right (image left for an unmirrored camera).
@@ -29,7 +29,6 @@ R_CHEEK = (117, 118, 50, 101, 123)
 L_CHEEK = (346, 347, 280, 330, 352)
 NOSE_ALAE = (64, 294, 98, 327, 129, 358)
 UPPER_LIP = (0, 37, 39, 40, 267, 269, 270, 82, 312)
-LOWER_LIP = (17, 84, 314, 14, 87, 317)
 LOWER_LIP_OUTER = (17, 84, 314)
 CHIN = (152, 175, 199, 200, 18)
 R_CORNER = (61, 76, 62)
@@ -44,44 +43,44 @@ AU_NAMES: tuple[str, ...] = (
 )
 AU_INDEX: dict[str, int] = {n: i for i, n in enumerate(AU_NAMES)}
 
-# Displacement (IOD units) of a clear, full action: turns displacements into 0..1
-# intensities comparable across AUs. Rough FACS-scale figures for an adult face.
+# Displacement (IOD units) of a clear (FACS D/E) action as this estimate sees
+# it through the landmark model, which damps small movements: turns
+# displacements into 0..1 intensities comparable across AUs.
 FULL_SCALE: dict[str, float] = {
-    "AU1": 0.035, "AU2": 0.045, "AU4": 0.035, "AU5": 0.015, "AU6": 0.025, "AU7": 0.012,
-    "AU9": 0.035, "AU10": 0.04, "R12": 0.05, "L12": 0.05, "R14": 0.035, "L14": 0.035,
-    "AU15": 0.05, "AU16": 0.04, "AU17": 0.03, "AU20": 0.1, "AU23": 0.05,
-    "AU25": 0.08, "AU26": 0.08, "AU45": 0.08,
+    "AU1": 0.02, "AU2": 0.02, "AU4": 0.015, "AU5": 0.008, "AU6": 0.015, "AU7": 0.006,
+    "AU9": 0.015, "AU10": 0.02, "R12": 0.03, "L12": 0.03, "R14": 0.015, "L14": 0.015,
+    "AU15": 0.035, "AU16": 0.025, "AU17": 0.03, "AU20": 0.04, "AU23": 0.02,
+    "AU25": 0.06, "AU26": 0.06, "AU45": 0.03,
 }
 
 X, Y, Z = 0, 1, 2
+UP = -1.0
 
 
 def _terms() -> dict[str, list[tuple[tuple[int, ...], int, float]]]:
-    """Each AU as a sum of weight * mean(coordinate of a landmark group)."""
-    up = -1.0
+    """Each AU as a sum of weight x mean(coordinate of a landmark group)."""
     return {
-        "AU1": [(R_BROW_INNER + L_BROW_INNER, Y, up)],
-        "AU2": [(R_BROW_OUTER + L_BROW_OUTER, Y, up)],
+        "AU1": [(R_BROW_INNER + L_BROW_INNER, Y, UP)],
+        "AU2": [(R_BROW_OUTER + L_BROW_OUTER, Y, UP)],
         # Brows drawn together (inner brows towards the midline). The lowering
         # that also comes with AU4 is cancelled when AU1 acts too (1+4 in sadness
         # and fear); the drawing together is not, so only it is measured.
         "AU4": [(L_BROW_INNER, X, -1.0), (R_BROW_INNER, X, 1.0)],
-        "AU5": [(R_UPPER_LID + L_UPPER_LID, Y, up)],
-        "AU6": [(R_CHEEK + L_CHEEK, Y, up)],
-        "AU7": [(R_LOWER_LID + L_LOWER_LID, Y, up)],
-        "AU9": [(NOSE_ALAE, Y, up)],
-        "AU10": [(UPPER_LIP, Y, up)],
-        # Lip corner pulled up (obliquely; the outward part is shared with AU20).
-        "R12": [(R_CORNER, Y, up)],
-        "L12": [(L_CORNER, Y, up)],
-        # Dimpler: corner tightened, pulled inward towards the teeth, with a little
-        # backward (z) motion where depth is seen.
-        "R14": [(R_CORNER, X, 1.0), (R_CORNER, Z, 0.5)],
-        "L14": [(L_CORNER, X, -1.0), (L_CORNER, Z, 0.5)],
+        "AU5": [(R_UPPER_LID + L_UPPER_LID, Y, UP)],
+        "AU6": [(R_CHEEK + L_CHEEK, Y, UP)],
+        "AU7": [(R_LOWER_LID + L_LOWER_LID, Y, UP)],
+        "AU9": [(NOSE_ALAE, Y, UP)],
+        "AU10": [(UPPER_LIP, Y, UP)],
+        # Lip corner pulled up (the outward part is shared with AU20).
+        "R12": [(R_CORNER, Y, UP)],
+        "L12": [(L_CORNER, Y, UP)],
+        # Dimpler: corner tightened, drawn inward.
+        "R14": [(R_CORNER, X, 1.0)],
+        "L14": [(L_CORNER, X, -1.0)],
         "AU15": [(R_CORNER + L_CORNER, Y, 1.0)],
         # Lower lip pulled down relative to the chin (not a jaw drop).
         "AU16": [(LOWER_LIP_OUTER, Y, 1.0), (CHIN, Y, -1.0)],
-        "AU17": [(CHIN + LOWER_LIP_OUTER, Y, up)],
+        "AU17": [(CHIN + LOWER_LIP_OUTER, Y, UP)],
         "AU20": [(L_CORNER, X, 1.0), (R_CORNER, X, -1.0)],
         # Lips narrowed and thinned: mouth width and red-lip heights shrink.
         "AU23": [
@@ -98,7 +97,7 @@ def _terms() -> dict[str, list[tuple[tuple[int, ...], int, float]]]:
 
 
 class FeatureExtractor:
-    """Computes all AU estimates with one (n_AU, 3k) matrix over the k landmarks used."""
+    """All AU estimates of a frame with one (n_AU, 3k) matrix over the k landmarks used."""
 
     def __init__(self) -> None:
         terms = _terms()

@@ -1,11 +1,15 @@
-"""Which AU changes may start an event on a frame: blinks, talking and head motion out.
+"""How much each AU change counts on a frame: blinks, talking and head motion discounted.
 
-A blink moves the eyelids (and a landmark model drags the lower lid and cheek
-with them); talking moves the jaw, the lips and the lip corners; a quick head
-turn leaves a transient residual after alignment. None of these is an
-expression, so while one is under way the features it contaminates are masked
-out of the spotting score, and events that only those features explain are
-rejected.
+The landmark model does not keep a blink to the eyelids: it moves its brows,
+cheeks and mouth corners by up to a fifth of an AU's full range while the eye
+closes. Talking moves the jaw, the lips and the lip corners (and, through the
+model, a little of the brows). A quick head turn leaves a transient residual
+after alignment. None of these is an expression, so while one is under way the
+spotting threshold of the features it contaminates is raised (or they are
+ignored), and lips-part, jaw-drop and eye-closure never start an event alone.
+
+The result is a per-feature divisor of the z-score: 1 counts normally, larger
+values discount, infinity ignores.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from edge.spotting.features import AU_INDEX, AU_NAMES
 # Never start an event on their own: lips part and jaw drop follow speech,
 # eye closure is a blink.
 NEVER_ALONE = ("AU25", "AU26", "AU45")
-# Eye-region estimates a blink drags along.
-EYE_AUS = ("AU5", "AU6", "AU7")
 # Mouth estimates that follow a jaw opening or articulation.
 JAW_COUPLED = ("AU10", "AU15", "AU16", "AU17", "AU20", "AU23", "R12", "L12", "R14", "L14")
+
+BLINK_LEVEL = 0.007  # AU45 estimate (IOD) above which the eye is closing (a blink: ~0.02)
+BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
+MOUTH_OPEN_LEVEL = 0.008  # AU25/AU26 estimate (IOD) above which the mouth is open
+OPEN_DISCOUNT = 2.0  # non-mouth features need this many times the threshold while the mouth moves
+MOTION_DPS = 25.0  # head angular speed (deg/s) from which features are discounted
+MOTION_DISCOUNT_PER_DPS = 1.0 / 25.0  # ... by 1 + (speed - MOTION_DPS) x this
 
 
 def mask(names: tuple[str, ...]) -> np.ndarray:
@@ -32,38 +41,36 @@ def mask(names: tuple[str, ...]) -> np.ndarray:
 
 
 class TalkDetector:
-    """Flags talking: repeated jaw/lip openings within a short time window.
+    """Flags talking: repeated mouth openings within a short time window.
 
-    One isolated mouth opening is not talking (surprise and fear open the jaw);
-    two or more rises of the lips-part / jaw-drop estimate above `open_z` within
-    `window_ms` are, and the flag holds for `hold_ms` after the last one.
+    One opening is not talking (surprise and fear open the jaw); `rises`
+    openings within `window_ms` (syllables come at 3-5 per second) are, and the
+    flag holds for `hold_ms` after the last one.
     """
 
-    def __init__(self, open_z: float = 3.0, window_ms: float = 1500.0, hold_ms: float = 800.0) -> None:
-        self.open_z = open_z
+    def __init__(self, window_ms: float = 1200.0, hold_ms: float = 400.0, rises: int = 3) -> None:
+        self.rises = rises
         self.window_ms = window_ms
         self.hold_ms = hold_ms
         self._rises: deque[float] = deque()
         self._open = False
         self._until = -np.inf
-        self._i25 = AU_INDEX["AU25"]
-        self._i26 = AU_INDEX["AU26"]
 
     def reset(self) -> None:
         self._rises.clear()
         self._open = False
         self._until = -np.inf
 
-    def update(self, t_ms: float, z: np.ndarray) -> bool:
-        """Feed one frame's z-scores; True while talking."""
-        opening = max(z[self._i25], z[self._i26])
-        is_open = opening > self.open_z if not self._open else opening > self.open_z * 0.5
+    def update(self, t_ms: float, opening: float) -> bool:
+        """Feed one frame's mouth opening (IOD); True while talking."""
+        level = MOUTH_OPEN_LEVEL if not self._open else MOUTH_OPEN_LEVEL * 0.4
+        is_open = opening > level
         if is_open and not self._open:
             self._rises.append(t_ms)
         self._open = is_open
         while self._rises and self._rises[0] < t_ms - self.window_ms:
             self._rises.popleft()
-        if len(self._rises) >= 2:
+        if len(self._rises) >= self.rises:
             self._until = t_ms + self.hold_ms
         return t_ms <= self._until
 
@@ -73,32 +80,46 @@ class TalkDetector:
 
 
 class Gates:
-    """Per-frame eligibility mask of the AU estimates that may drive the spotting score."""
+    """Per-frame z-score divisors of the AU estimates that drive the spotting score."""
 
-    def __init__(self, blink_iod: float = 0.035) -> None:
-        self.blink_iod = blink_iod
+    def __init__(self) -> None:
         self.talk = TalkDetector()
-        self._base = ~mask(NEVER_ALONE)
-        self._eye = mask(EYE_AUS)
+        self._never = mask(NEVER_ALONE)
         self._jaw = mask(JAW_COUPLED)
         self._i45 = AU_INDEX["AU45"]
+        self._i5 = AU_INDEX["AU5"]
+        self._i25 = AU_INDEX["AU25"]
+        self._i26 = AU_INDEX["AU26"]
+        self._blink_until = -np.inf
         self.blinking = False
         self.talking = False
+        self.mouth_moving = False
 
     def reset(self) -> None:
         self.talk.reset()
+        self._blink_until = -np.inf
         self.blinking = False
         self.talking = False
+        self.mouth_moving = False
 
-    def update(self, t_ms: float, z: np.ndarray, disp: np.ndarray) -> np.ndarray:
-        """Eligibility mask for this frame from its z-scores and displacements (IOD)."""
-        m = self._base.copy()
-        # A blink narrows the eye by most of its opening (~0.1 IOD); lid tightening
-        # (AU7) or a cheek raise (AU6) by a fraction of that.
-        self.blinking = bool(disp[self._i45] > self.blink_iod)
+    def update(self, t_ms: float, disp: np.ndarray, head_speed: float) -> np.ndarray:
+        """Divisors for this frame from its baseline-relative estimates and the head speed."""
+        div = np.ones(len(AU_NAMES))
+        div[self._never] = np.inf
+        # A blink closes the eye from above: the upper lid comes down. A cheek
+        # raise (AU6) narrows the eye from below and lifts the upper lid with it.
+        if disp[self._i45] > BLINK_LEVEL and disp[self._i5] < -0.5 * disp[self._i45]:
+            self._blink_until = t_ms + BLINK_HOLD_MS
+        self.blinking = t_ms <= self._blink_until
         if self.blinking:
-            m &= ~self._eye
-        self.talking = self.talk.update(t_ms, z)
-        if self.talking or self.talk.mouth_open:
-            m &= ~self._jaw
-        return m
+            div[:] = np.inf
+            return div
+        opening = max(disp[self._i25], disp[self._i26])
+        self.talking = self.talk.update(t_ms, opening)
+        self.mouth_moving = self.talking
+        if self.talking:
+            div[self._jaw] = np.inf
+            div[~self._jaw & ~self._never] = OPEN_DISCOUNT
+        if head_speed > MOTION_DPS:
+            div *= 1.0 + (head_speed - MOTION_DPS) * MOTION_DISCOUNT_PER_DPS
+        return div

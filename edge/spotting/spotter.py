@@ -46,11 +46,13 @@ LOW_Z = 2.0  # ... but never below this many sigmas (noise)
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
-MOTION_DPS = 40.0  # head turning faster than this (deg/s) during an event ...
+MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is unreliable
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
-NOISE_FLOOR = 0.004  # smallest robust sigma of an AU estimate, IOD units
+NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
+SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at 120-200)
+CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
 
 
@@ -66,6 +68,9 @@ class _Sample:
     unreliable: bool
     pose: Any
     emotion: np.ndarray | None
+    t_mid: float  # centre time of the smoothing window the score stands for
+    blink: bool = False
+    talking: bool = False
 
 
 def _unsmooth(f: float) -> float:
@@ -136,6 +141,7 @@ class Spotter:
         self.video = video
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._fx = FeatureExtractor()
+        self._pipeline: Any = None
         self._anchor: tuple[datetime, int] | None = None
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0}
@@ -157,6 +163,14 @@ class Spotter:
         self._lost_since: float | None = None
         self._cnn_neutral: np.ndarray | None = None
         self._last_t = -np.inf
+        self._recent: deque[tuple[float, np.ndarray]] = deque()
+        self._last_cnn_ms = -np.inf
+
+    def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
+        """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
+        self._pipeline = pipeline
+        if versions:
+            self.versions = self.versions | versions
 
     def set_thresholds(self, **kw: Any) -> dict[str, float]:
         """Change spotting settings live (MQTT `set_thresholds`); all-or-nothing."""
@@ -196,16 +210,18 @@ class Spotter:
         if self._aligner is None:
             self._aligner = Aligner(res.landmarks)
         aligned = self._aligner.align(res.landmarks)
-        f = self._fx(aligned.points)
+        f, t_mid = self._smooth(t_ms, self._fx(aligned.points))
         base = self._baseline
         disp = f - base.median
         z = disp / base.sigma
         speed = self._head_speed(t_ms, aligned.rotation)
         unreliable = aligned.residual > RESIDUAL_MAX
-        eligible = self._gates.update(t_ms, z, disp)
-        score = float(np.max(np.where(eligible, z, 0.0))) if base.ready else 0.0
+        div = self._gates.update(t_ms, disp, speed)
+        score = float(np.max(z / div)) if base.ready else 0.0
         s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
-                    getattr(res, "pose", None), getattr(res, "emotion", None))
+                    getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
+                    self._gates.talking)
+        self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
             self._remember(s)
@@ -234,7 +250,7 @@ class Spotter:
                 self._peak = s.score
                 self._below_since = None
                 return []
-            if s.score < thr * 0.5 and not s.unreliable:
+            if s.score < thr * 0.5 and not (s.unreliable or s.blink or s.talking):
                 self._baseline.add(s.t_ms, f)
                 self._note_cnn_neutral(s)
             self._remember(s)
@@ -271,26 +287,37 @@ class Spotter:
         times = np.array([x.t_ms for x in frames])
         apex = n_pre + int(np.argmax(scores[n_pre:]))
         peak = scores[apex]
-        t_on, t_off = event_extent(times, scores, apex)
+        t_on, t_off = event_extent(np.array([x.t_mid for x in frames]), scores, apex)
         on = nearest(times, t_on, hi=apex)
         off = nearest(times, t_off, lo=apex)
-        duration = t_off - t_on
+        # As annotated: from the last frame at rest before to the first at rest after.
+        duration = frames[off].t_ms - frames[on].t_ms
+        frame_ms = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
         top = frames[apex]
         span = frames[on:off + 1]
-        reason = self._reject_reason(span, frames[apex], peak)
+        reason = self._reject_reason(span, frames[on:], peak)
         if reason:
             self.rejected[reason] += 1
             log.debug("candidate at frame %d rejected: %s", top.index, reason)
             return None
-        if duration < self.cfg.min_micro_ms * 0.5:
+        if duration < self.cfg.min_micro_ms - frame_ms:
             return None
-        kind = "micro" if duration <= self.cfg.max_micro_ms else "macro"
+        kind = "micro" if duration <= self.cfg.max_micro_ms + 0.5 else "macro"
         if duration > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
         return self._record(frames, on, apex, off, duration, kind)
 
-    def _reject_reason(self, span: list[_Sample], apex: _Sample, peak: float) -> str:
+    def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
+        """Why a candidate is not an expression, or "" if it is one.
+
+        `tail` runs from the onset to the newest frame: a blink starting just after
+        the offset still explains the landmark model's lead-in to it.
+        """
+        if any(x.blink for x in tail):
+            return "blink"
+        if any(x.talking for x in tail):
+            return "talking"
         if max(x.speed for x in span) > MOTION_DPS and peak < self.cfg.threshold * MOTION_OVERRIDE:
             return "head_motion"
         if any(x.unreliable for x in span):
@@ -337,6 +364,25 @@ class Spotter:
             self._lost_since = lost
             self._last_t = t_ms
         return []
+
+    def _smooth(self, t_ms: float, f: np.ndarray) -> tuple[np.ndarray, float]:
+        """Boxcar mean over the last SMOOTH_MS (less landmark jitter at high frame rates),
+        and the time it stands for (the window's centre)."""
+        self._recent.append((t_ms, f))
+        while self._recent[0][0] <= t_ms - SMOOTH_MS:
+            self._recent.popleft()
+        if len(self._recent) == 1:
+            return f, t_ms
+        return np.mean([x for _, x in self._recent], axis=0), float(np.mean([t for t, _ in self._recent]))
+
+    def _maybe_classify(self, frame: Any, res: Any, s: _Sample) -> None:
+        """Ask the pipeline for the emotion CNN at a rising candidate apex (if it did not run)."""
+        if self._pipeline is None or s.emotion is not None or not self._event:
+            return
+        if s.score > self._peak and s.t_ms - self._last_cnn_ms >= CNN_MIN_GAP_MS:
+            s.emotion = self._pipeline.classify_emotion(frame, res)
+        if s.emotion is not None:
+            self._last_cnn_ms = s.t_ms
 
     def _remember(self, s: _Sample) -> None:
         self._history.append(s)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -56,6 +58,7 @@ class SynthSpec:
     face_size: int = 220  # cheek-to-cheek width of the face in output pixels
     name: str = ""  # file stem; default derived from the parameters
     codec: str = "mp4v"  # mp4v (.mp4) or MJPG (.avi)
+    encoder: str = "auto"  # auto (ffmpeg if installed), ffmpeg, opencv
     noise_sigma: float = -1.0  # sensor noise std in grey levels; -1 = 2.0 with distractors, 0 without
     jpeg_quality: int = -1  # per-frame JPEG round-trip quality; -1 = 85 with distractors, 0 = off
     micro_ms: tuple[float, float] = (100.0, 480.0)
@@ -87,6 +90,8 @@ def validate(spec: SynthSpec) -> None:
         raise InputError(f"fps must be one of {', '.join(map(str, FPS_CHOICES))}, got {spec.fps:g}")
     if spec.identity not in IDENTITIES:
         raise InputError(f"unknown identity {spec.identity!r}; choose one of {', '.join(IDENTITIES)}")
+    if spec.encoder not in ("auto", "ffmpeg", "opencv"):
+        raise InputError(f"encoder must be auto, ffmpeg or opencv, got {spec.encoder!r}")
     if spec.codec not in CODECS:
         raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
     if not (64 <= spec.width <= 4096 and 64 <= spec.height <= 4096) or spec.width % 2 or spec.height % 2:
@@ -224,6 +229,71 @@ def render_frames(spec: SynthSpec, timeline: Timeline, rng: np.random.Generator)
         yield frame
 
 
+class _Writer:
+    """A video encoder fed RGB frames."""
+
+    describe = ""
+
+    def write(self, frame: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _FfmpegWriter(_Writer):
+    """The ffmpeg binary at a fixed high quality: OpenCV's own mp4v writer has no quality control and its
+    default bitrate pulses every keyframe by about one grey level, enough to hide a subtle micro expression."""
+
+    def __init__(self, path: Path, spec: SynthSpec, binary: str) -> None:
+        codec = ["-c:v", "mpeg4", "-q:v", "2", "-tag:v", "mp4v"] if spec.codec == "mp4v" else ["-c:v", "mjpeg", "-q:v", "2"]
+        cmd = [binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{spec.width}x{spec.height}", "-r", f"{spec.fps:g}", "-i", "-", *codec,
+               "-g", str(int(spec.fps)), "-bf", "0", "-pix_fmt", "yuv420p" if spec.codec == "mp4v" else "yuvj420p",
+               "-fflags", "+bitexact", "-flags:v", "+bitexact", str(path)]
+        self.describe = "ffmpeg " + " ".join(codec)
+        self.path = path
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frame: np.ndarray) -> None:
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            raise InputError(f"{self.path}: ffmpeg stopped: {self.proc.stderr.read().decode(errors='replace').strip()}") from None
+
+    def close(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+        if self.proc.wait() != 0:
+            raise InputError(f"{self.path}: ffmpeg failed: {err.splitlines()[-1] if err else self.proc.returncode}")
+
+
+class _OpenCvWriter(_Writer):
+    def __init__(self, path: Path, spec: SynthSpec) -> None:
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*spec.codec), float(spec.fps), (spec.width, spec.height))
+        if not self.writer.isOpened():
+            raise InputError(f"{path}: cannot open a {spec.codec} video writer")
+        if spec.codec == "MJPG":
+            self.writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+        self.describe = f"opencv {spec.codec}"
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+def open_writer(path: Path, spec: SynthSpec) -> _Writer:
+    """ffmpeg when installed (scripts/system-deps.txt), else OpenCV's writer; same codec and container either way."""
+    binary = shutil.which("ffmpeg") if spec.encoder in ("auto", "ffmpeg") else None
+    if spec.encoder == "ffmpeg" and not binary:
+        raise InputError("encoder ffmpeg: no ffmpeg binary on PATH (apt-get install ffmpeg)")
+    return _FfmpegWriter(path, spec, binary) if binary else _OpenCvWriter(path, spec)
+
+
 def annotation_rows(video: str, timeline: Timeline) -> list[Annotation]:
     return [Annotation(video, e.onset, e.apex, e.offset, e.type, e.emotion, e.label) for e in timeline.expressions]
 
@@ -243,17 +313,20 @@ def generate(spec: SynthSpec, progress: Callable[[int, int], None] | None = None
     timeline = timeline_for(spec, rng)
     video = out / (spec.stem + CODECS[spec.codec])
     tmp = video.with_name(video.stem + ".partial" + video.suffix)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*spec.codec), float(spec.fps), (spec.width, spec.height))
-    if not writer.isOpened():
-        raise InputError(f"{video}: cannot open a {spec.codec} video writer")
+    writer = open_writer(tmp, spec)
     t0 = time.perf_counter()
     try:
         for i, frame in enumerate(render_frames(spec, timeline, rng)):
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            writer.write(frame)
             if progress is not None:
                 progress(i + 1, timeline.n_frames)
-    finally:
-        writer.release()
+    except BaseException:
+        try:
+            writer.close()
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise
+    writer.close()
     elapsed = time.perf_counter() - t0
     tmp.replace(video)
     rows = annotation_rows(video.name, timeline)
@@ -267,6 +340,7 @@ def generate(spec: SynthSpec, progress: Callable[[int, int], None] | None = None
         "annotations": ANNOTATIONS_NAME,
         "spec": asdict(replace(spec, out_dir="")),
         "effective": {"noise_sigma": noise_sigma, "jpeg_quality": jpeg},
+        "encoder": writer.describe,
         "identity": {"name": spec.identity, "source": Scene.__name__ and load_identity(spec.identity).source},
         "pose_fields": list(POSE_FIELDS),
         "components": list(component_keys()),

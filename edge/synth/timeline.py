@@ -215,7 +215,8 @@ def _place(rng: np.random.Generator, busy: np.ndarray, length: int, tries: int =
 
 
 def _count(rate_per_min: float, n: int, fps: float, rng: np.random.Generator) -> int:
-    return int(rng.poisson(rate_per_min * n / fps / 60.0))
+    """How many of a distractor: the expected number, rounded (a short clip still gets what its rate promises)."""
+    return int(round(rate_per_min * n / fps / 60.0))
 
 
 def _blinks(spec, rng, n, busy, inten, col) -> list[Interval]:

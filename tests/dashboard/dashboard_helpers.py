@@ -11,21 +11,25 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.events.outbox import Outbox
 from edge.events.record import EMOTIONS
 
 PASSWORD = "correct horse battery staple"
 MICROEXPR = str(Path(sys.executable).parent / "microexpr")
-T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
 
 
 def iso(t: datetime) -> str:
@@ -60,7 +64,7 @@ def make_event(device: str = "room-12", session: str = "interview-42", i: int = 
 
 def make_health(device: str = "room-12", **over: Any) -> dict[str, Any]:
     h = {
-        "schema": 1, "device": device, "site": "Leeds", "room": "Interview 3", "ts": iso(datetime.now(timezone.utc)),
+        "schema": 1, "device": device, "site": "Leeds", "room": "Interview 3", "ts": iso(datetime.now(UTC)),
         "uptime_s": 3600, "fps_in": 120.0, "fps_processed": 118.5, "frames_in": 432000, "frames_processed": 431000,
         "frames_dropped": 1000, "latency_ms": {"total": {"p50": 6.2, "p99": 11.8}}, "cpu_temp_c": 61.5,
         "throttled": 0, "mem_rss_mb": 310, "disk_free_mb": 20000,
@@ -192,3 +196,33 @@ def publish_json(client: mqtt.Client, topic: str, payload: Any, qos: int = 1, re
                           qos=qos, retain=retain)
     if qos:
         info.wait_for_publish(10)
+
+
+def write_clip(clips: Path, event_id: str, n: int = 12) -> dict:
+    """A clip in the issue-7 format: clip.json plus face-region JPEGs."""
+    d = clips / event_id
+    d.mkdir(parents=True)
+    frames = []
+    for i in range(n):
+        img = np.full((96, 96, 3), 40 + 8 * i, np.uint8)
+        cv2.circle(img, (48, 48), 20 + i, (200, 180, 160), -1)
+        ok, buf = cv2.imencode(".jpg", img)
+        assert ok
+        name = f"{i:04d}.jpg"
+        (d / name).write_bytes(buf.tobytes())
+        frames.append(name)
+    meta = {"event_id": event_id, "fps": 120.0, "t_ms": [round(i * 1000 / 120, 3) for i in range(n)],
+            "onset": 3, "apex": 6, "offset": 9, "frames": frames, "box": [10, 10, 106, 106]}
+    (d / "clip.json").write_text(json.dumps(meta))
+    return meta
+
+
+def fill_outbox(data: Path) -> list[dict]:
+    events = [make_event("unit-local", "iv-7", i) for i in range(8)] + [make_event("unit-local", "iv-8", i) for i in range(3)]
+    ob = Outbox(data / "outbox.sqlite3", device="unit-local")
+    try:
+        for e in events:
+            ob.put(e)
+    finally:
+        ob.close()
+    return events

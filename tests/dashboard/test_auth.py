@@ -13,10 +13,11 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2 on impor
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from dashboard_helpers import PASSWORD
+
 from dashboard.app import create_app
 from dashboard.auth import Authenticator, hash_password, verify_password
 from dashboard.server import build
-from dashboard_helpers import PASSWORD
 from edge.config import DashboardConfig, load_config
 from edge.errors import ConfigError
 
@@ -42,7 +43,7 @@ def requests_for_every_route(app) -> list[tuple[str, str]]:
             for name in sorted(p.name for p in r.app.directory.iterdir()):  # type: ignore[union-attr]
                 out.append(("GET", f"{r.path}/{name}"))
         else:
-            raise AssertionError(f"unknown route type {r!r}")
+            raise TypeError(f"unknown route type {r!r}")
     return out
 
 

@@ -11,10 +11,16 @@ import sys
 import textwrap
 
 import pytest
+from dashboard_helpers import (
+    PASSWORD,
+    fill_outbox,
+    make_event,
+    make_health,
+    mqtt_client,
+    publish_json,
+    write_clip,
+)
 from playwright.sync_api import expect
-
-from dashboard_helpers import PASSWORD, make_event, make_health, mqtt_client, publish_json
-from test_local import fill_outbox, write_clip
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +41,14 @@ DEVICE = textwrap.dedent("""
     print("ready", flush=True)
     time.sleep(600)
 """)
+
+
+def keep_screenshots(folder) -> None:
+    """Copy the screenshots somewhere a person can look at them (DASHBOARD_SCREENSHOTS=<dir>)."""
+    target = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if target:
+        for shot in folder.glob("*.png"):
+            shutil.copy(shot, target)
 
 
 def login(page, url: str) -> None:
@@ -79,8 +93,6 @@ def test_fleet_and_events_live_in_a_browser(browser_page, broker, start_dashboar
         shot = tmp_path / "fleet.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
-        if os.environ.get("DASHBOARD_SCREENSHOTS"):
-            shutil.copy(shot, os.environ["DASHBOARD_SCREENSHOTS"])
 
         # Search: filter by emotion.
         page.get_by_role("link", name="Events").click()
@@ -92,6 +104,7 @@ def test_fleet_and_events_live_in_a_browser(browser_page, broker, start_dashboar
         expect(page.locator("#result-count")).to_have_text(f"{len(fear)} matching events")
         for r in page.locator("#events tbody tr").all():
             assert r.get_attribute("data-emotion") == "fear"
+        page.screenshot(path=str(tmp_path / "events.png"), full_page=True)
         assert "emotion=fear" in page.url
         # A new fear event appears live in the filtered list; a new anger event does not.
         late_fear = make_event("room-12", "interview-42", 50, emotion="fear")
@@ -104,6 +117,8 @@ def test_fleet_and_events_live_in_a_browser(browser_page, broker, start_dashboar
 
         # The session timeline.
         page.get_by_role("link", name="Sessions").click()
+        expect(page.locator("#c-device option")).to_have_count(1)
+        page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
         page.get_by_role("link", name="interview-42", exact=True).click()
         expect(page.locator("#timeline .mark")).to_have_count(len(events))
         micro = page.locator('#timeline .mark[data-type="micro"]')
@@ -120,6 +135,7 @@ def test_fleet_and_events_live_in_a_browser(browser_page, broker, start_dashboar
         page.screenshot(path=str(shot2), full_page=True)
         assert shot2.stat().st_size > 10_000
         assert page.console_errors == []
+        keep_screenshots(tmp_path)
         pub.disconnect()
     finally:
         if device.poll() is None:
@@ -153,4 +169,5 @@ def test_slow_motion_review_on_the_device(browser_page, start_dashboard, tmp_pat
     assert loaded == 96
     page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
     assert (tmp_path / "review.png").stat().st_size > 5_000
+    keep_screenshots(tmp_path)
     assert page.console_errors == []

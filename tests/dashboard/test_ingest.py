@@ -6,12 +6,18 @@ import json
 import logging
 
 import pytest
+from dashboard_helpers import (
+    make_event,
+    make_health,
+    mqtt_client,
+    publish_json,
+    wait_for,
+)
 
 from dashboard.ingest import Ingester
 from dashboard.payloads import MAX_PAYLOAD_BYTES, PayloadError, Validator
 from dashboard.records import EventQuery, device_view
 from dashboard.store import open_store
-from dashboard_helpers import make_event, make_health, mqtt_client, publish_json, wait_for
 from edge.config import load_config
 
 
@@ -69,7 +75,7 @@ def test_malformed_payloads_are_counted_logged_and_never_stored(ingest, broker, 
 
 
 def test_status_health_session_and_will_reach_the_store(ingest, broker):
-    ing, store = ingest
+    _, store = ingest
     dev = mqtt_client(broker.url, will=("microexpr/room-7/status", "offline"))
     publish_json(dev, "microexpr/room-7/status", "online", retain=True)
     publish_json(dev, "microexpr/room-7/health", make_health("room-7"), qos=0)
@@ -82,7 +88,7 @@ def test_status_health_session_and_will_reach_the_store(ingest, broker):
     row = wait_for(view, what="room-7 status, health and session")
     assert row.status == "online" and row.room == "Interview 3" and row.session["id"] == "iv-1"
     dev.socket().close()  # an unclean loss of the connection: the broker fires the Last Will
-    wait_for(lambda: [d for d in store.devices() if d.id == "room-7"][0].status == "offline", what="Last Will")
+    wait_for(lambda: next(d for d in store.devices() if d.id == "room-7").status == "offline", what="Last Will")
     dev.loop_stop()
 
 

@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-
 from dashboard_helpers import make_event, mqtt_client, wait_for
 
 pytestmark = pytest.mark.slow
@@ -53,7 +52,7 @@ def publish_fleet(url: str, fleet: dict[str, list[dict]]) -> int:
             sent[k] = len(infos)
             c.disconnect()
             c.loop_stop()
-        except BaseException as e:  # surfaced below
+        except BaseException as e:  # noqa: BLE001  (surfaced below)
             errors.append(e)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(CLIENTS)]
@@ -71,7 +70,7 @@ def settle(clients, total_messages: int, timeout: float = 180.0) -> list[dict]:
         stats = [c.get("/api/stats").json()["ingest"] for c in clients]
         done = sum(s.get("stored", 0) + s.get("duplicates", 0) for s in stats)
         return stats if done >= total_messages else None
-    stats = wait_for(processed, timeout=timeout, interval=0.5, what="all messages processed")
+    wait_for(processed, timeout=timeout, interval=0.5, what="all messages processed")
     time.sleep(1.0)  # nothing more may arrive after that
     return [c.get("/api/stats").json()["ingest"] for c in clients]
 

@@ -2,44 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from dashboard_helpers import PASSWORD, fill_outbox, write_clip
 
-import cv2
-import numpy as np
-
-from dashboard_helpers import PASSWORD, make_event
 from edge.events.outbox import Outbox
-
-
-def write_clip(clips: Path, event_id: str, n: int = 12) -> dict:
-    """A clip in the issue-7 format: clip.json plus face-region JPEGs."""
-    d = clips / event_id
-    d.mkdir(parents=True)
-    frames = []
-    for i in range(n):
-        img = np.full((96, 96, 3), 40 + 8 * i, np.uint8)
-        cv2.circle(img, (48, 48), 20 + i, (200, 180, 160), -1)
-        ok, buf = cv2.imencode(".jpg", img)
-        assert ok
-        name = f"{i:04d}.jpg"
-        (d / name).write_bytes(buf.tobytes())
-        frames.append(name)
-    meta = {"event_id": event_id, "fps": 120.0, "t_ms": [round(i * 1000 / 120, 3) for i in range(n)],
-            "onset": 3, "apex": 6, "offset": 9, "frames": frames, "box": [10, 10, 106, 106]}
-    (d / "clip.json").write_text(json.dumps(meta))
-    return meta
-
-
-def fill_outbox(data: Path) -> list[dict]:
-    events = [make_event("unit-local", "iv-7", i) for i in range(8)] + [make_event("unit-local", "iv-8", i) for i in range(3)]
-    ob = Outbox(data / "outbox.sqlite3", device="unit-local")
-    try:
-        for e in events:
-            ob.put(e)
-    finally:
-        ob.close()
-    return events
 
 
 def test_local_serves_outbox_events_and_clips_without_a_broker(start_dashboard, tmp_path):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from dashboard_helpers import make_event, make_health
 
 from dashboard.records import EventQuery, device_view
 from dashboard.store import StoreError, open_store
-from dashboard_helpers import make_event, make_health
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -72,7 +72,7 @@ def test_device_state_from_status_health_and_will(store):
     store.set_status("room-2", "online", now, live=False)  # retained, from before we connected
     store.set_health("room-3", make_health("room-3", camera="lost", cpu_temp_c=85.0), now)
     store.set_status("room-3", "online", now, live=True)
-    at = datetime(2026, 11, 29, 10, 0, 5, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 29, 10, 0, 5, tzinfo=UTC)
     views = {d.id: device_view(d, at) for d in store.devices()}
     assert views["room-1"]["state"] == "online"
     assert views["room-1"]["site"] == "Leeds" and views["room-1"]["fps"] == 118.5

