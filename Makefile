@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_TFLITE := $(VENV_TFLITE)/.installed
 PIP := --disable-pip-version-check --quiet
+DEMO_ARGS ?=
 
 .PHONY: setup system-deps models demo test test-tflite bench clean
 
@@ -34,8 +35,9 @@ $(STAMP_TFLITE): pyproject.toml
 	$(VENV_TFLITE)/bin/pip install $(PIP) -e '.[tflite]' pytest pytest-timeout hypothesis 'scikit-image<0.26'
 	touch $@
 
+# DEMO_ARGS=--exit ends after the replay instead of serving the dashboard (for scripts).
 demo: setup
-	$(BIN)/microexpr demo
+	$(BIN)/microexpr demo $(DEMO_ARGS)
 
 test: setup $(STAMP_TFLITE)
 	$(BIN)/pytest

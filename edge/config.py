@@ -66,7 +66,7 @@ class SpottingConfig:
     min_micro_ms: float = _f(40.0, "Shortest micro expression, onset to offset, in ms.")
     max_micro_ms: float = _f(500.0, "Longest micro expression in ms; longer events are macro.")
     max_macro_ms: float = _f(4000.0, "Longest macro expression in ms; longer excursions re-baseline.")
-    threshold: float = _f(4.0, "Onset threshold in robust standard deviations (MAD units) above the neutral baseline.")
+    threshold: float = _f(7.0, "Onset threshold in robust standard deviations (MAD units) above the neutral baseline.")
     baseline_s: float = _f(3.0, "Length of the rolling neutral baseline window in seconds.")
 
 

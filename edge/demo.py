@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import os
 import secrets
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -64,15 +65,20 @@ def _run_unit(cfg: Config) -> list[dict]:
     """The same wiring as `microexpr run`, ending with the file; returns this run's events."""
     from edge.device.wiring import build_unit
 
+    session = "demo-" + time.strftime("%Y%m%d-%H%M%S")
     with open_outbox(cfg) as outbox:
-        before = {e["id"] for e in outbox.events(limit=1_000_000)}
-    with ExitStack() as stack:
-        unit = build_unit(cfg, stack, exit_at_end=True)
-        rc = unit.run()
+        outbox.start_session(session)  # an interview session, as the button or dashboard would start
+    try:
+        with ExitStack() as stack:
+            rc = build_unit(cfg, stack, exit_at_end=True).run()
+    finally:
+        with open_outbox(cfg) as outbox:
+            outbox.stop_session()
     if rc != 0:
         raise SystemExit(rc)
     with open_outbox(cfg) as outbox:
-        events = [e for e in outbox.events(limit=1_000_000) if e["id"] not in before]
+        events = outbox.events(session=session, limit=1_000_000)
+    print(f"session {session}: events and clips are in {cfg.data_dir}")
     return sorted(events, key=lambda e: e["onset_frame"])
 
 

@@ -53,6 +53,7 @@ class BenchReport:
     footage: str
     size: tuple[int, int]
     footage_fps: float
+    decoded_frames: int
     frames: int
     fps: float
     stages_ms: dict[str, dict[str, float]]
@@ -83,8 +84,8 @@ class BenchReport:
     def text(self) -> str:
         w, h = self.size
         lines = [
-            f"footage   {self.footage}: {w}x{h} at {self.footage_fps:.0f} fps, {self.frames} frames "
-            f"({self.footage_mb:.0f} MB decoded in memory)",
+            f"footage   {self.footage}: {w}x{h} at {self.footage_fps:.0f} fps, {self.decoded_frames} frames decoded "
+            f"({self.footage_mb:.0f} MB in memory), {self.frames} frames per pass",
             f"machine   {self.machine['cpu']}, {self.machine['cores']} cores {self.machine['arch']}, "
             f"load average {self.machine['loadavg']}",
             f"runtime   {self.runtime}, interpreter threads {self.threads}, {self.os_threads} OS threads",

@@ -93,7 +93,8 @@ def _report(footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline, args, no
     stages = {k: {kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()}
               for k, v in a.stage_stats().items()}
     report = BenchReport(
-        footage=footage.name, size=footage.size, footage_fps=round(footage.fps, 2), frames=a.frames,
+        footage=footage.name, size=footage.size, footage_fps=round(footage.fps, 2),
+        decoded_frames=len(footage.frames), frames=a.frames,
         fps=round(tp.fps, 1), stages_ms=stages, latency_ms=percentiles(tp.latency_ms),
         frame_ms=percentiles(tp.busy_ms),
         peak_rss_mb=round(peak_rss_mb(), 1), footage_mb=round(footage.megabytes, 1),

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from edge.errors import InputError
-from edge.events.annotations import write_annotations
 from edge.evaluation.harness import Evaluation, run_pipeline, score_predictions
 from edge.evaluation.metrics import score_dict
+from edge.events.annotations import write_annotations
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "run": "edge.cli.run",
     "erase": "edge.cli.erase",
     "replay": "edge.cli.replay",
+    "camera": "edge.cli.camera",
     "models": "edge.cli.models",
     "demo": "edge.cli.demo",
     "config": "edge.cli.config_cmd",

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from edge.config import Config
@@ -81,7 +82,9 @@ class Unit:
         self.controls: Controls | None = None
         self.source_name = source_name
         self.exit_at_end = exit_at_end
-        self.health_path = cfg.data_dir / "health.json"
+        # Rewritten every few seconds: on tmpfs under systemd (RuntimeDirectory=), sparing the SD card.
+        runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        self.health_path = (Path(runtime) if runtime else cfg.data_dir) / "health.json"
         self.snapshot = HealthSnapshot(models=models_version, runtime=runtime)
         self.events_emitted = 0
         self._stop = threading.Event()
@@ -126,8 +129,8 @@ class Unit:
             frame = self.capture.get(FRAME_WAIT_S)
             if frame is not None:
                 self._process(frame)
-            elif self.capture.ended and self.exit_at_end:
-                log.info("replay ended")
+            elif self.capture.ended and (self.exit_at_end or self.capture.error is not None):
+                log.info("frame source ended%s", f": {self.capture.error}" if self.capture.error else "")
                 break
             now = time.monotonic()
             if feed_every is not None and now - last_feed >= feed_every:
@@ -139,7 +142,10 @@ class Unit:
             if now - last_health >= health_every:
                 self._write_health()
                 last_health = now
-        return self._shutdown()
+        rc = self._shutdown()
+        if self.capture.error is not None:
+            raise self.capture.error  # after the flush: one clear line and exit 2 from the CLI
+        return rc
 
     def _process(self, frame: Frame) -> None:
         res = self.pipeline.process(frame)

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 
 from edge.errors import InputError
-from edge.events.annotations import Annotation, AnnotationError, read_annotations
 from edge.evaluation.metrics import Score, score
+from edge.events.annotations import Annotation, AnnotationError, read_annotations
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,9 @@ def run_pipeline(
     for name, f in videos.items():
         frames[name], fps[name] = video_frames(f)
         check_bounds(gt_csv, truths, name, frames[name])
-    from edge.analysis import analyse_video  # the vision stack loads only once the inputs are known good
+    from edge.analysis import (
+        analyse_video,  # the vision stack loads only once the inputs are known good
+    )
     from edge.config import load_config
 
     cfg = load_config(config_path)

@@ -12,7 +12,9 @@ COLOURS = {"micro": "#d62728", "macro": "#1f77b4"}
 
 def plot_timelines(ev: Evaluation, out: Path) -> Path:
     """Draw ground truth (upper lane) against predictions (lower lane) for each video; matched pairs in full colour."""
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, Agg canvas by default
+    from matplotlib.figure import (
+        Figure,  # no pyplot: no global figure state, Agg canvas by default
+    )
     from matplotlib.patches import Patch
 
     videos = sorted({a.video for a in ev.truths} | {a.video for a in ev.predictions})

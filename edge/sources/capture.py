@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge.errors import ConfigError
 from edge.sources.base import FrameSource
 from edge.sources.frame import Frame
 
@@ -132,7 +133,7 @@ class Capture:
             try:
                 source = self._open()
             except Exception as e:
-                if not self._live:
+                if not self._live or isinstance(e, ConfigError):  # retrying cannot fix a bad setting
                     self._finish(e)
                     return
                 self._set_state(RETRYING, str(e))

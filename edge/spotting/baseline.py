@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
+MIN_SAMPLES = 12  # fewest fresh frames a refreshed estimate may rest on
 
 
 class Baseline:
@@ -39,10 +40,12 @@ class Baseline:
         self._first_ms = np.inf
         self._last_ms = -np.inf
         self._computed_ms = -np.inf
+        self._ready = False
         self.median = np.zeros(n_features)
         self.sigma = self._floor.copy()
 
     def reset(self) -> None:
+        self._ready = False
         self._t.fill(-np.inf)
         self._head = 0
         self._count = 0
@@ -52,8 +55,14 @@ class Baseline:
 
     @property
     def ready(self) -> bool:
-        """True once the window holds at least `min_ms` of neutral frames."""
-        return self._count > 2 and self._last_ms - self._first_ms >= self.min_ms
+        """True once the window has held `min_ms` of neutral frames, until reset.
+
+        A long stretch without neutral frames (talking, a long expression) ages
+        the window out, but the last estimate stays the best one there is.
+        """
+        if not self._ready:
+            self._ready = self._count > 2 and self._last_ms - self._first_ms >= self.min_ms
+        return self._ready
 
     @property
     def span_ms(self) -> float:
@@ -74,8 +83,9 @@ class Baseline:
 
     def recompute(self, now_ms: float) -> None:
         keep = self._t >= now_ms - self.window_ms
-        if not keep.any():
-            return
+        n = int(keep.sum())
+        if n == 0 or (self._ready and n < MIN_SAMPLES):
+            return  # too few fresh frames: keep the previous estimate
         x = self._x[keep]
         self._first_ms = float(self._t[keep].min())
         med = np.median(x, axis=0)

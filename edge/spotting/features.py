@@ -53,6 +53,23 @@ FULL_SCALE: dict[str, float] = {
     "AU25": 0.06, "AU26": 0.06, "AU45": 0.03,
 }
 
+# How the landmark model drags the other estimates along when the jaw opens
+# (per unit of AU26) and when the eyes close (per unit of AU45): slopes measured
+# on the tuning footage (astronaut identity, talking and blink distractors; the
+# talking slopes vary by less than 0.05 between episodes). A jaw drop moves the
+# lower lip and chin by definition and, through the model, the lip corners
+# down and the brows up a little; a blink shifts the model's lower face up.
+JAW_COUPLING: dict[str, float] = {
+    "AU1": 0.14, "AU2": 0.12, "AU4": -0.11, "AU6": -0.07, "AU9": -0.12, "AU10": -0.12,
+    "R12": -0.43, "L12": -0.32, "L14": -0.11, "AU15": 0.37, "AU16": 0.47, "AU17": -1.03,
+    "AU20": 0.12, "AU23": -0.21, "AU25": 1.14,
+}
+BLINK_COUPLING: dict[str, float] = {
+    "AU1": -0.25, "AU2": 0.12, "AU4": -0.26, "AU5": -0.75, "AU6": 0.44, "AU7": 0.25, "AU9": 0.76,
+    "AU10": 0.74, "R12": 0.31, "L12": 0.47, "R14": 0.09, "L14": -0.17, "AU15": -0.39, "AU16": -0.13,
+    "AU17": 0.23, "AU23": -0.41, "AU25": 0.15,
+}
+
 X, Y, Z = 0, 1, 2
 UP = -1.0
 
@@ -111,10 +128,20 @@ class FeatureExtractor:
                     w[row, col[i] * 3 + axis] += weight / len(group)
         self.weights = w
         self.full_scale = np.array([FULL_SCALE[n] for n in AU_NAMES])
+        self._jaw = np.array([JAW_COUPLING.get(n, 0.0) for n in AU_NAMES])
+        self._blink = np.array([BLINK_COUPLING.get(n, 0.0) for n in AU_NAMES])
+        self._i26 = AU_NAMES.index("AU26")
+        self._i45 = AU_NAMES.index("AU45")
 
     def __call__(self, aligned: np.ndarray) -> np.ndarray:
         """(468, 3) aligned points in IOD units -> (n_AU,) estimates."""
         return self.weights @ aligned[self.landmarks].ravel()
+
+    def decouple(self, displacement: np.ndarray) -> np.ndarray:
+        """Baseline-relative estimates with what the jaw opening and eye closure drag along removed."""
+        jaw = max(0.0, float(displacement[self._i26]))
+        blink = max(0.0, float(displacement[self._i45]))
+        return displacement - jaw * self._jaw - blink * self._blink
 
     def intensities(self, displacement: np.ndarray) -> np.ndarray:
         """Baseline-relative displacements -> 0..1 intensities (negative = not active)."""

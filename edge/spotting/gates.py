@@ -20,14 +20,17 @@ import numpy as np
 
 from edge.spotting.features import AU_INDEX, AU_NAMES
 
-# Never start an event on their own: lips part and jaw drop follow speech,
-# eye closure is a blink.
-NEVER_ALONE = ("AU25", "AU26", "AU45")
+# Eye closure never starts an event (a blink); lips part and jaw drop count at
+# a discount (speech moves them too, and is ruled out separately).
+NEVER_ALONE = ("AU45",)
+MOUTH_OPENING = ("AU25", "AU26")
+OPENING_DISCOUNT = 2.0
 # Mouth estimates that follow a jaw opening or articulation.
 JAW_COUPLED = ("AU10", "AU15", "AU16", "AU17", "AU20", "AU23", "R12", "L12", "R14", "L14")
 
 BLINK_LEVEL = 0.007  # AU45 estimate (IOD) above which the eye is closing (a blink: ~0.02)
 BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
+NOISE_LEVELS = 4.0  # blink and mouth-open levels are at least this many sigmas
 MOUTH_OPEN_LEVEL = 0.008  # AU25/AU26 estimate (IOD) above which the mouth is open
 OPEN_DISCOUNT = 2.0  # non-mouth features need this many times the threshold while the mouth moves
 MOTION_DPS = 25.0  # head angular speed (deg/s) from which features are discounted
@@ -48,7 +51,7 @@ class TalkDetector:
     flag holds for `hold_ms` after the last one.
     """
 
-    def __init__(self, window_ms: float = 1200.0, hold_ms: float = 400.0, rises: int = 3) -> None:
+    def __init__(self, window_ms: float = 1000.0, hold_ms: float = 400.0, rises: int = 3) -> None:
         self.rises = rises
         self.window_ms = window_ms
         self.hold_ms = hold_ms
@@ -61,9 +64,9 @@ class TalkDetector:
         self._open = False
         self._until = -np.inf
 
-    def update(self, t_ms: float, opening: float) -> bool:
-        """Feed one frame's mouth opening (IOD); True while talking."""
-        level = MOUTH_OPEN_LEVEL if not self._open else MOUTH_OPEN_LEVEL * 0.4
+    def update(self, t_ms: float, opening: float, level: float = MOUTH_OPEN_LEVEL) -> bool:
+        """Feed one frame's mouth opening (IOD) and the level that counts as open; True while talking."""
+        level = level if not self._open else level * 0.4
         is_open = opening > level
         if is_open and not self._open:
             self._rises.append(t_ms)
@@ -86,6 +89,7 @@ class Gates:
         self.talk = TalkDetector()
         self._never = mask(NEVER_ALONE)
         self._jaw = mask(JAW_COUPLED)
+        self._opening = mask(MOUTH_OPENING)
         self._i45 = AU_INDEX["AU45"]
         self._i5 = AU_INDEX["AU5"]
         self._i25 = AU_INDEX["AU25"]
@@ -102,24 +106,31 @@ class Gates:
         self.talking = False
         self.mouth_moving = False
 
-    def update(self, t_ms: float, disp: np.ndarray, head_speed: float) -> np.ndarray:
-        """Divisors for this frame from its baseline-relative estimates and the head speed."""
+    def update(self, t_ms: float, disp: np.ndarray, head_speed: float, sigma: np.ndarray) -> np.ndarray:
+        """Divisors for this frame from its baseline-relative estimates, their noise and the head speed.
+
+        Levels are absolute but never under NOISE_LEVELS sigmas, so a noisy face
+        (small, blurred, dim) does not read as blinking or talking all the time.
+        """
         div = np.ones(len(AU_NAMES))
         div[self._never] = np.inf
+        div[self._opening] = OPENING_DISCOUNT
         # A blink closes the eye from above: the upper lid comes down. A cheek
         # raise (AU6) narrows the eye from below and lifts the upper lid with it.
-        if disp[self._i45] > BLINK_LEVEL and disp[self._i5] < -0.5 * disp[self._i45]:
+        blink_level = max(BLINK_LEVEL, NOISE_LEVELS * sigma[self._i45])
+        if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45]:
             self._blink_until = t_ms + BLINK_HOLD_MS
         self.blinking = t_ms <= self._blink_until
         if self.blinking:
             div[:] = np.inf
             return div
+        z_open = max(disp[self._i25] / sigma[self._i25], disp[self._i26] / sigma[self._i26])
         opening = max(disp[self._i25], disp[self._i26])
-        self.talking = self.talk.update(t_ms, opening)
+        self.talking = self.talk.update(t_ms, opening if z_open >= NOISE_LEVELS else 0.0)
         self.mouth_moving = self.talking
         if self.talking:
-            div[self._jaw] = np.inf
-            div[~self._jaw & ~self._never] = OPEN_DISCOUNT
+            div[self._jaw | self._opening] = np.inf
+            div[~(self._jaw | self._opening | self._never)] = OPEN_DISCOUNT
         if head_speed > MOTION_DPS:
             div *= 1.0 + (head_speed - MOTION_DPS) * MOTION_DISCOUNT_PER_DPS
         return div

@@ -52,6 +52,7 @@ RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is u
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
 NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
 SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at 120-200)
+TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
 
@@ -71,6 +72,7 @@ class _Sample:
     t_mid: float  # centre time of the smoothing window the score stands for
     blink: bool = False
     talking: bool = False
+    mouth_open: bool = False
 
 
 def _unsmooth(f: float) -> float:
@@ -122,6 +124,17 @@ def nearest(times: np.ndarray, t: float, lo: int = 0, hi: int | None = None) -> 
     return best
 
 
+def combined_score(z: np.ndarray) -> float:
+    """The strongest z-score, or more when several AUs move together.
+
+    Noise rarely lifts two or three estimates at once; an expression usually
+    moves several, so the root-mean-square of the top three (scaled so three
+    equal z-scores of t score 1.22 t) may cross the threshold first.
+    """
+    top = np.sort(np.maximum(z, 0.0))[-3:]
+    return float(max(top[-1], np.sqrt((top * top).sum() / 2.0)))
+
+
 def utc_iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
@@ -165,6 +178,7 @@ class Spotter:
         self._last_t = -np.inf
         self._recent: deque[tuple[float, np.ndarray]] = deque()
         self._last_cnn_ms = -np.inf
+        self._pending: list[tuple[float, Event]] = []
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -212,37 +226,50 @@ class Spotter:
         aligned = self._aligner.align(res.landmarks)
         f, t_mid = self._smooth(t_ms, self._fx(aligned.points))
         base = self._baseline
-        disp = f - base.median
+        raw = f - base.median
+        disp = self._fx.decouple(raw)
         z = disp / base.sigma
         speed = self._head_speed(t_ms, aligned.rotation)
         unreliable = aligned.residual > RESIDUAL_MAX
-        div = self._gates.update(t_ms, disp, speed)
-        score = float(np.max(z / div)) if base.ready else 0.0
+        div = self._gates.update(t_ms, raw, speed, base.sigma)
+        score = combined_score(z / div) if base.ready else 0.0
         s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
-                    self._gates.talking)
+                    self._gates.talking, self._gates.talk.mouth_open)
         self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
             self._remember(s)
             self._note_cnn_neutral(s)
             return []
-        return self._step(s, f)
+        return self._release(s, self._step(s, f))
+
+    def _release(self, s: _Sample, done: list[Event]) -> list[Event]:
+        """Hold events during which the mouth opened until talking can be ruled out."""
+        if s.talking and self._pending:
+            self.rejected["talking"] += len(self._pending)
+            self._pending.clear()
+        out = [ev for ev, mouth in done if not mouth]
+        self._pending += [(s.t_ms + TALK_DECIDE_MS, ev) for ev, mouth in done if mouth]
+        while self._pending and self._pending[0][0] <= s.t_ms:
+            out.append(self._pending.pop(0)[1])
+        return out
 
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
-        out: list[Event] = []
+        out: list[Event] = [ev for _, ev in self._pending]
+        self._pending.clear()
         if self._event and self._below_since is not None:
-            ev = self._finish()
-            if ev is not None:
-                out.append(ev)
+            done = self._finish()
+            if done is not None:
+                out.append(done[0])
         self._event = []
         self._below_since = None
         return out
 
     # -- state machine ------------------------------------------------------
 
-    def _step(self, s: _Sample, f: np.ndarray) -> list[Event]:
+    def _step(self, s: _Sample, f: np.ndarray) -> list[tuple[Event, bool]]:
         thr = self.cfg.threshold
         if not self._event:
             if s.score >= thr and not s.unreliable:
@@ -263,8 +290,8 @@ class Spotter:
         elif self._below_since is None:
             self._below_since = s.t_ms
         if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
-            ev = self._finish()
-            return [ev] if ev is not None else []
+            done = self._finish()
+            return [done] if done is not None else []
         if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             log.debug("excursion longer than %.0f ms: re-baselining", self.cfg.max_macro_ms)
@@ -274,8 +301,8 @@ class Spotter:
             self._history.clear()
         return []
 
-    def _finish(self) -> Event | None:
-        """Close the current event: boundaries, rejections, emotion, record."""
+    def _finish(self) -> tuple[Event, bool] | None:
+        """Close the current event: boundaries, rejections, emotion, record; and whether the mouth opened."""
         frames = list(self._history) + self._event
         n_pre = len(self._history)
         self._history.clear()
@@ -306,7 +333,7 @@ class Spotter:
         if duration > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
-        return self._record(frames, on, apex, off, duration, kind)
+        return self._record(frames, on, apex, off, duration, kind), any(x.mouth_open for x in span)
 
     def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
         """Why a candidate is not an expression, or "" if it is one.

@@ -72,7 +72,7 @@ class FaceFrame:
     unit_px: float
 
     @classmethod
-    def from_landmarks(cls, lm: np.ndarray) -> "FaceFrame":
+    def from_landmarks(cls, lm: np.ndarray) -> FaceFrame:
         lm = np.asarray(lm, dtype=np.float64)[:, :2]
         r, l = lm[EYE_CORNERS["R"][0]], lm[EYE_CORNERS["L"][0]]
         unit = float(np.linalg.norm(l - r))

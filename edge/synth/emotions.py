@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class Prototype:
     emotion: str

@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
-import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -28,7 +26,8 @@ from edge import __version__
 from edge.errors import InputError
 from edge.events.annotations import Annotation, read_annotations, write_annotations
 from edge.events.record import EMOTIONS
-from edge.synth.actions import component_keys, pixel_displacement
+from edge.synth.actions import INNER_MOUTH, component_keys, pixel_displacement
+from edge.synth.encode import open_writer
 from edge.synth.faces import IDENTITIES, load_identity
 from edge.synth.timeline import POSE_FIELDS, Timeline, TimelineSpec, schedule
 from edge.synth.warp import MeshWarper
@@ -36,6 +35,7 @@ from edge.synth.warp import MeshWarper
 log = logging.getLogger(__name__)
 
 FPS_CHOICES = (30, 60, 90, 120, 200)
+MOUTH_OPENING = ("25", "26", "R10", "L10", "R16", "L16", "R20", "L20")  # components that can part the lips
 CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
 ANNOTATIONS_NAME = "annotations.csv"
 
@@ -124,6 +124,7 @@ class Scene:
         self.centre = (float(spec.width / 2), float(spec.height / 2))
         self.focal = 1.2 * max(spec.width, spec.height)
         self.warper = MeshWarper(self.canvas, self.landmarks)
+        self._shifts: dict[str, np.ndarray] = {}
 
     def prepare(self, keys: list[str]) -> None:
         for k in keys:
@@ -136,8 +137,21 @@ class Scene:
         frame = self.canvas.copy()
         field = self.warper.field(weights)
         if field is not None:
-            self.warper.render(field, out=frame)
+            cavity = None
+            if any(k in MOUTH_OPENING for k in weights):
+                moved = self.landmarks + self._landmark_shift(weights)
+                cavity = moved[list(INNER_MOUTH)]
+            self.warper.render(field, out=frame, cavity=cavity)
         return frame
+
+    def _landmark_shift(self, weights: dict[str, float]) -> np.ndarray:
+        """(468, 2) pixel displacement of the landmarks at these AU intensities."""
+        total = np.zeros_like(self.landmarks)
+        for k, a in weights.items():
+            if k not in self._shifts:
+                self._shifts[k] = pixel_displacement(self.landmarks, {k: 1.0}).astype(np.float32)
+            total += np.float32(a) * self._shifts[k]
+        return total
 
     def homography(self, pose: np.ndarray) -> np.ndarray | None:
         """Planar-face head pose (POSE_FIELDS) -> 3x3 homography, None if ~identity."""
@@ -224,74 +238,9 @@ def render_frames(spec: SynthSpec, timeline: Timeline, rng: np.random.Generator)
         if jpeg:
             # Block artefacts where the spotter looks (the face); the encoder compresses the whole frame anyway.
             x0, y0, x1, y1 = jpeg_box
-            ok, buf = cv2.imencode(".jpg", frame[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, jpeg])
+            _ok, buf = cv2.imencode(".jpg", frame[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, jpeg])
             frame[y0:y1, x0:x1] = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         yield frame
-
-
-class _Writer:
-    """A video encoder fed RGB frames."""
-
-    describe = ""
-
-    def write(self, frame: np.ndarray) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _FfmpegWriter(_Writer):
-    """The ffmpeg binary at a fixed high quality: OpenCV's own mp4v writer has no quality control and its
-    default bitrate pulses every keyframe by about one grey level, enough to hide a subtle micro expression."""
-
-    def __init__(self, path: Path, spec: SynthSpec, binary: str) -> None:
-        codec = ["-c:v", "mpeg4", "-q:v", "2", "-tag:v", "mp4v"] if spec.codec == "mp4v" else ["-c:v", "mjpeg", "-q:v", "2"]
-        cmd = [binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{spec.width}x{spec.height}", "-r", f"{spec.fps:g}", "-i", "-", *codec,
-               "-g", str(int(spec.fps)), "-bf", "0", "-pix_fmt", "yuv420p" if spec.codec == "mp4v" else "yuvj420p",
-               "-fflags", "+bitexact", "-flags:v", "+bitexact", str(path)]
-        self.describe = "ffmpeg " + " ".join(codec)
-        self.path = path
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def write(self, frame: np.ndarray) -> None:
-        try:
-            self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-        except BrokenPipeError:
-            raise InputError(f"{self.path}: ffmpeg stopped: {self.proc.stderr.read().decode(errors='replace').strip()}") from None
-
-    def close(self) -> None:
-        if self.proc.stdin and not self.proc.stdin.closed:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-        err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
-        if self.proc.wait() != 0:
-            raise InputError(f"{self.path}: ffmpeg failed: {err.splitlines()[-1] if err else self.proc.returncode}")
-
-
-class _OpenCvWriter(_Writer):
-    def __init__(self, path: Path, spec: SynthSpec) -> None:
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*spec.codec), float(spec.fps), (spec.width, spec.height))
-        if not self.writer.isOpened():
-            raise InputError(f"{path}: cannot open a {spec.codec} video writer")
-        if spec.codec == "MJPG":
-            self.writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-        self.describe = f"opencv {spec.codec}"
-
-    def write(self, frame: np.ndarray) -> None:
-        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        self.writer.release()
-
-
-def open_writer(path: Path, spec: SynthSpec) -> _Writer:
-    """ffmpeg when installed (scripts/system-deps.txt), else OpenCV's writer; same codec and container either way."""
-    binary = shutil.which("ffmpeg") if spec.encoder in ("auto", "ffmpeg") else None
-    if spec.encoder == "ffmpeg" and not binary:
-        raise InputError("encoder ffmpeg: no ffmpeg binary on PATH (apt-get install ffmpeg)")
-    return _FfmpegWriter(path, spec, binary) if binary else _OpenCvWriter(path, spec)
 
 
 def annotation_rows(video: str, timeline: Timeline) -> list[Annotation]:
@@ -341,7 +290,7 @@ def generate(spec: SynthSpec, progress: Callable[[int, int], None] | None = None
         "spec": asdict(replace(spec, out_dir="")),
         "effective": {"noise_sigma": noise_sigma, "jpeg_quality": jpeg},
         "encoder": writer.describe,
-        "identity": {"name": spec.identity, "source": Scene.__name__ and load_identity(spec.identity).source},
+        "identity": {"name": spec.identity, "source": load_identity(spec.identity).source},
         "pose_fields": list(POSE_FIELDS),
         "components": list(component_keys()),
         "talking": [[d.start, d.end] for d in timeline.distractors if d.kind == "talking"],

@@ -88,8 +88,9 @@ class Timeline:
     gain: np.ndarray  # (n_frames,) lighting gain
 
     def weights(self, i: int) -> dict[str, float]:
+        """Component -> intensity at frame i, only those that move."""
         row = self.intensity[i]
-        return {k: float(row[j]) for j in np.flatnonzero(row > 1e-4) for k in (self.components[j],)}
+        return {self.components[j]: float(row[j]) for j in np.flatnonzero(row > 1e-4)}
 
     def to_manifest(self) -> dict[str, Any]:
         ms = 1000.0 / self.fps
@@ -127,10 +128,10 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 def _event_frames(rng: np.random.Generator, fps: float, lo_ms: float, hi_ms: float, macro: bool) -> tuple[int, int, int]:
     """(rise, hold, fall) frames for one expression."""
-    total = max(2, int(round(rng.uniform(lo_ms, hi_ms) * fps / 1000.0)))
-    total = min(total, int(hi_ms * fps / 1000.0)) if hi_ms * fps / 1000.0 >= 2 else 2
-    hold = int(round(total * rng.uniform(0.15, 0.35))) if macro else 0
-    rise = max(1, int(round((total - hold) * rng.uniform(0.3, 0.5))))
+    # Frames from onset to offset; never longer than hi_ms, never under two (onset, apex, offset differ).
+    total = max(2, min(round(rng.uniform(lo_ms, hi_ms) * fps / 1000.0), int(hi_ms * fps / 1000.0)))
+    hold = round(total * rng.uniform(0.15, 0.35)) if macro else 0
+    rise = max(1, round((total - hold) * rng.uniform(0.3, 0.5)))
     fall = max(1, total - hold - rise)
     return rise, hold, fall
 
@@ -138,7 +139,7 @@ def _event_frames(rng: np.random.Generator, fps: float, lo_ms: float, hi_ms: flo
 def schedule(spec: TimelineSpec, rng: np.random.Generator) -> Timeline:
     """Place expressions and distractors; raises InputError if they cannot fit."""
     fps = spec.fps
-    n = int(round(spec.duration_s * fps))
+    n = round(spec.duration_s * fps)
     if n < 2:
         raise InputError(f"duration {spec.duration_s}s at {fps} fps is under two frames")
     for e in spec.emotions:
@@ -154,7 +155,9 @@ def schedule(spec: TimelineSpec, rng: np.random.Generator) -> Timeline:
         need = (lead + gap + sum(lengths) + gap * len(kinds)) / fps
         raise InputError(f"{spec.micro} micro and {spec.macro} macro expressions need at least {need:.1f}s, got {spec.duration_s}s")
     slack = rng.dirichlet(np.ones(len(kinds) + 1)) * max(free, 0) if kinds else np.array([])
-    emotions = _emotion_sequence(spec, len(kinds), rng)
+    # Micro and macro expressions each cycle through every emotion, so 7 micro ones cover all seven.
+    cycles = {k: iter(_emotion_sequence(spec, kinds.count(k), rng)) for k in ("micro", "macro")}
+    emotions = [next(cycles[k]) for k in kinds]
     expressions: list[ScheduledExpression] = []
     t = lead
     for i, (kind, (rise, hold, fall)) in enumerate(zip(kinds, shapes)):
@@ -194,7 +197,7 @@ def schedule(spec: TimelineSpec, rng: np.random.Generator) -> Timeline:
 
 
 def _emotion_sequence(spec: TimelineSpec, k: int, rng: np.random.Generator) -> list[str]:
-    """Cycle through the emotions so every one appears before any repeats (micro ones first)."""
+    """Cycle through the emotions so every one appears before any repeats."""
     out: list[str] = []
     while len(out) < k:
         block = list(spec.emotions)
@@ -216,14 +219,14 @@ def _place(rng: np.random.Generator, busy: np.ndarray, length: int, tries: int =
 
 def _count(rate_per_min: float, n: int, fps: float, rng: np.random.Generator) -> int:
     """How many of a distractor: the expected number, rounded (a short clip still gets what its rate promises)."""
-    return int(round(rate_per_min * n / fps / 60.0))
+    return round(rate_per_min * n / fps / 60.0)
 
 
 def _blinks(spec, rng, n, busy, inten, col) -> list[Interval]:
     out = []
     for _ in range(_count(spec.blink_per_min, n, spec.fps, rng)):
         dur_ms = float(rng.uniform(100, 400))
-        length = max(3, int(round(dur_ms * spec.fps / 1000)))
+        length = max(3, round(dur_ms * spec.fps / 1000))
         s = _place(rng, busy, length + 2)
         if s is None:
             continue

@@ -150,8 +150,17 @@ class MeshWarper:
             total = f * np.float32(a) if total is None else cv2.scaleAdd(f, float(a), total)
         return total, (x0, y0, x1, y1)
 
-    def render(self, field: tuple[np.ndarray, tuple[int, int, int, int]] | None, out: np.ndarray | None = None) -> np.ndarray:
-        """The face region warped by a forward field (None = neutral); written into `out` when given."""
+    def render(
+        self,
+        field: tuple[np.ndarray, tuple[int, int, int, int]] | None,
+        out: np.ndarray | None = None,
+        cavity: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The face region warped by a forward field (None = neutral); written into `out` when given.
+
+        `cavity` is the displaced inner-lip polygon (image pixels): where the warp stretches tissue
+        open inside it (a dropping jaw, parting lips), the mouth's dark interior shows instead.
+        """
         roi = self.neutral_roi
         if field is not None:
             dc, (x0, y0, x1, y1) = field
@@ -170,11 +179,33 @@ class MeshWarper:
             fx1, fy1 = min(w, x1 * s), min(h, y1 * s)
             m = self._grid[fy0:fy1, fx0:fx1] + back[: fy1 - fy0, : fx1 - fx0]
             roi = roi.copy()
-            roi[fy0:fy1, fx0:fx1] = cv2.remap(self.neutral_roi, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            warped = cv2.remap(self.neutral_roi, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if cavity is not None:
+                self._darken_cavity(warped, q[..., 1], (fx0, fy0), cavity)
+            roi[fy0:fy1, fx0:fx1] = warped
         if out is not None:
             r = self.region
             out[r.y0 : r.y1, r.x0 : r.x1] = roi
         return roi
+
+
+    def _darken_cavity(self, warped: np.ndarray, qy: np.ndarray, origin: tuple[int, int], polygon: np.ndarray) -> None:
+        """Blend the mouth interior colour where the inverse map stretches vertically by more than ~1.5x."""
+        s = self.step
+        stretch = np.gradient(qy, axis=0) / s  # d(source y) / d(output y); 1 = unchanged, small = opened up
+        alpha = np.clip((0.7 - stretch) / 0.5, 0.0, 0.92).astype(np.float32)
+        if not alpha.any():
+            return
+        h, w = warped.shape[:2]
+        alpha = cv2.resize(alpha, (alpha.shape[1] * s, alpha.shape[0] * s), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        mask = np.zeros((h, w), dtype=np.uint8)
+        local = polygon - np.array([self.region.x0 + origin[0], self.region.y0 + origin[1]], dtype=np.float32)
+        cv2.fillPoly(mask, [np.round(local * 4).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=2)
+        a = (alpha * (mask.astype(np.float32) / 255.0))[..., None]
+        warped[:] = (warped.astype(np.float32) * (1 - a) + np.float32(MOUTH_INTERIOR) * a).astype(np.uint8)
+
+
+MOUTH_INTERIOR = (52, 22, 24)  # RGB of a shadowed mouth interior
 
 
 def _border_ring(w: int, h: int, n: int) -> np.ndarray:

@@ -58,3 +58,11 @@ def test_bad_input_one_line_exit_2(tmp_path, name, make, expect):
     assert "Traceback" not in r.stderr
     lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr replay:")]
     assert len(lines) == 1 and str(path) in lines[0] and expect in lines[0]
+
+
+def test_camera_that_does_not_exist_one_line_exit_2():
+    r = microexpr("camera", "--source", "webcam", "--index", "57")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr camera:")]
+    assert lines == ["microexpr camera: /dev/video57: camera not found (no such device)"]

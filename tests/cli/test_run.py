@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-
 from fixtures.footage import write_head_motion_clip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +87,8 @@ def test_run_replays_120fps_feeds_watchdog_reports_health_and_stops_cleanly(tmp_
     sub.subscribe("microexpr/hil-1/health", qos=0)
     sub.loop_start()
     listener = NotifyListener(tmp_path / "notify.sock")
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    systemd_vars = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "RUNTIME_DIRECTORY")
+    env = {k: v for k, v in os.environ.items() if k not in systemd_vars}
     env.update(NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000", INVOCATION_ID="test")
     proc = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(conf), "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.events.annotations import Annotation, AnnotationError, read_annotations, write_annotations
 from edge.evaluation.convert import convert
+from edge.events.annotations import (
+    Annotation,
+    AnnotationError,
+    read_annotations,
+    write_annotations,
+)
 
 SAMM = """SAMM Long Videos,,,,,,,,,
 Release 3,,,,,,,,,

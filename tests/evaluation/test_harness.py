@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import InputError
-from edge.events.annotations import Annotation, write_annotations
 from edge.evaluation.harness import annotated_videos, score_predictions, video_frames
+from edge.events.annotations import Annotation, write_annotations
 
 
 @pytest.fixture(scope="module")

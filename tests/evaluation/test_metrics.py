@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.events.annotations import Annotation
 from edge.evaluation.metrics import iou, match_intervals, recognition, score
+from edge.events.annotations import Annotation
 
 
 def a(onset: int, offset: int, typ: str = "micro", emotion: str = "", video: str = "v.mp4") -> Annotation:

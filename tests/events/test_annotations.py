@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from edge.errors import InputError
-from edge.events.annotations import HEADER, Annotation, AnnotationError, by_video, read_annotations, write_annotations
+from edge.events.annotations import (
+    HEADER,
+    Annotation,
+    AnnotationError,
+    by_video,
+    read_annotations,
+    write_annotations,
+)
 
 GOOD = "video,onset,apex,offset,type,emotion,aus\n"
 

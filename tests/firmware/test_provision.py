@@ -11,7 +11,6 @@ import re
 import shutil
 import stat
 import subprocess
-import tarfile
 import tomllib
 from pathlib import Path
 
@@ -154,7 +153,8 @@ def test_provisioning_writes_the_expected_configuration(chroot):
     assert re.search(r"^gpio:x:\d+:.*\bmicroexpr\b", group, re.M)
     assert stat.S_IMODE((etc / "config.toml").stat().st_mode) == 0o640
     gid = int(m.group(2))
-    assert (etc / "config.toml").stat().st_gid == gid and (chroot / "var/lib/microexpr").stat().st_uid == int(m.group(1))
+    assert (etc / "config.toml").stat().st_gid == gid
+    assert (chroot / "var/lib/microexpr").stat().st_uid == int(m.group(1))
     assert (chroot / "etc" / "hostname").read_text().strip() == "room-12"
     assert "room-12" in (chroot / "etc" / "hosts").read_text()
     wants = chroot / "etc/systemd/system/multi-user.target.wants"

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
-from edge.events.annotations import Annotation
 from edge.evaluation.metrics import score
+from edge.events.annotations import Annotation
 from edge.sources.frame import Frame
 
 
@@ -79,7 +79,7 @@ def _watch(path: Path, camera: str, fps: float, frames: int, truths: list[Annota
     best: list[Annotation] = []
     best_tp = -1
     for lag_ms in range(0, 2001, 20):
-        def clip_frame(i: int) -> int:
+        def clip_frame(i: int, lag_ms: int = lag_ms) -> int:
             return max(0, round(((seen_ns[min(i, len(seen_ns) - 1)] - started) / 1e9 - lag_ms / 1000) * fps))
 
         rows = [Annotation(path.name, clip_frame(e.onset_frame), clip_frame(e.apex_frame), clip_frame(e.offset_frame),

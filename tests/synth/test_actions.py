@@ -17,7 +17,14 @@ import pytest
 from edge.config import load_config
 from edge.errors import InputError
 from edge.sources.frame import Frame
-from edge.synth.actions import ALL_AUS, FaceFrame, displacement_fields, parse_au, pixel_displacement, region_of
+from edge.synth.actions import (
+    ALL_AUS,
+    FaceFrame,
+    displacement_fields,
+    parse_au,
+    pixel_displacement,
+    region_of,
+)
 from edge.synth.render import Scene, SynthSpec
 
 # Bilateral and midline AUs, plus one-sided ones the emotions use (contempt R12+R14 / L12+L14).
@@ -62,7 +69,7 @@ def test_image_moves_by_the_intended_amount_on_the_intended_region(scene: Scene,
         mask = np.zeros(len(intended), bool)
         mask[folds] = True
         intended = np.where(mask[:, None], intended, 0.0)
-    ratio, cos, reg = _compare(intended, measured)
+    ratio, cos, _reg = _compare(intended, measured)
     assert 0.5 <= ratio <= 1.5, f"AU{au}: image moved {ratio:.2f} x the intended displacement"
     assert cos >= 0.9, f"AU{au}: image moved in the wrong direction (cosine {cos:.2f})"
     still = np.linalg.norm(_intended(scene, au), axis=1) == 0

@@ -16,6 +16,8 @@ from edge.errors import InputError
 from edge.events.annotations import read_annotations
 from edge.synth.render import SynthSpec, generate
 
+pytestmark = pytest.mark.slow  # renders and decodes several clips
+
 
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(
@@ -99,11 +101,11 @@ def test_neutral_footage_with_distractors(synth_neutral_distractors_clip):
 
 
 def test_same_seed_same_video(tmp_path: Path):
-    spec = dict(seed=5, fps=30.0, duration_s=6.0, micro=1, macro=0, width=320, height=240, face_size=120, name="d")
+    spec = {"seed": 5, "fps": 30.0, "duration_s": 6.0, "micro": 1, "macro": 0, "width": 320, "height": 240, "face_size": 120, "name": "d"}
     a = generate(SynthSpec(out_dir=str(tmp_path / "a"), **spec))
     b = generate(SynthSpec(out_dir=str(tmp_path / "b"), **spec))
     c = generate(SynthSpec(out_dir=str(tmp_path / "c"), **(spec | {"seed": 6})))
-    digest = lambda p: hashlib.sha256(b"".join(f.tobytes() for f in decode(p))).hexdigest()  # noqa: E731
+    digest = lambda p: hashlib.sha256(b"".join(f.tobytes() for f in decode(p))).hexdigest()
     assert digest(a.video) == digest(b.video)
     assert a.annotations.read_text() == b.annotations.read_text()
     assert a.manifest.read_text() == b.manifest.read_text()
@@ -111,8 +113,8 @@ def test_same_seed_same_video(tmp_path: Path):
 
 
 def test_videos_share_one_annotations_csv(tmp_path: Path):
-    common = dict(out_dir=str(tmp_path), fps=30.0, duration_s=6.0, micro=1, macro=0, width=320, height=240, face_size=120,
-                  distractors=False)
+    common = {"out_dir": str(tmp_path), "fps": 30.0, "duration_s": 6.0, "micro": 1, "macro": 0, "width": 320, "height": 240, "face_size": 120,
+                  "distractors": False}
     a = generate(SynthSpec(seed=1, identity="hopper", **common))
     b = generate(SynthSpec(seed=2, identity="astronaut-mirror", **common))
     again = generate(SynthSpec(seed=1, identity="hopper", **common))  # replaces its own rows, keeps the other's

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "systemd"
 INSTALLED_EXE = "/opt/microexpr/venv/bin/microexpr"
+PROVISION = "/opt/microexpr/firmware/provision.sh"
 
 
 def parse(unit: Path) -> dict[str, list[str]]:
@@ -40,14 +41,18 @@ def staged(tmp_path_factory) -> Path:
     exe.chmod(0o755)
     for unit in UNITS.glob("*.service"):
         text = unit.read_text()
-        assert INSTALLED_EXE in text, f"{unit.name}: ExecStart is not the image's venv"
+        if unit.name == "microexpr-provision.service":
+            assert PROVISION in text
+            text = text.replace(PROVISION, str(exe))
+        else:
+            assert INSTALLED_EXE in text, f"{unit.name}: ExecStart is not the image's venv"
         (d / unit.name).write_text(text.replace(INSTALLED_EXE, str(exe)))
     return d
 
 
 def test_units_verify(staged):
     units = sorted(str(p) for p in staged.glob("*.service"))
-    assert len(units) == 2
+    assert len(units) == 3
     r = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
@@ -86,6 +91,7 @@ def test_device_unit_notify_watchdog_and_camera_access():
     assert any(v.startswith("mqtt_password:") for v in u["Service.LoadCredential"])
     env = " ".join(u["Service.Environment"])
     assert "MICROEXPR_CONFIG=/etc/microexpr/config.toml" in env
+    assert "MICROEXPR_MODELS_DIR=/opt/microexpr/models" in env
     assert "PASSWORD" not in env.upper()
 
 
@@ -105,3 +111,12 @@ def test_unit_files_parse_as_ini():
         cp.optionxform = str  # type: ignore[assignment]
         cp.read_string(unit.read_text())
         assert {"Unit", "Service", "Install"} <= set(cp.sections())
+
+
+def test_provisioning_runs_once_before_the_unit():
+    u = parse(UNITS / "microexpr-provision.service")
+    assert u["Service.Type"] == ["oneshot"]
+    assert "microexpr.service" in u["Unit.Before"][0]
+    assert {v.lstrip("|") for v in u["Unit.ConditionPathExists"]} == {
+        "/boot/firmware/microexpr-provision.conf", "/boot/microexpr-provision.conf"}
+    assert (ROOT / PROVISION.removeprefix("/opt/microexpr/")).exists()

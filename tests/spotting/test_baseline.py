@@ -1,0 +1,72 @@
+"""Adaptive neutral baseline: a rolling median and robust sigma over time, not frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.spotting.baseline import Baseline
+
+
+def feed(b: Baseline, fps: float, seconds: float, mean: np.ndarray, sigma: float, rng, t0: float = 0.0) -> float:
+    t = t0
+    for _ in range(int(seconds * fps)):
+        b.add(t, mean + rng.normal(0.0, sigma, mean.shape))
+        t += 1000.0 / fps
+    return t
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0, 200.0])
+def test_median_and_sigma_converge_at_any_frame_rate(fps) -> None:
+    rng = np.random.default_rng(3)
+    b = Baseline(3, window_ms=3000.0, noise_floor=1e-6)
+    feed(b, fps, 3.0, np.array([1.0, -2.0, 0.5]), 0.01, rng)
+    assert b.ready
+    np.testing.assert_allclose(b.median, [1.0, -2.0, 0.5], atol=0.006)
+    np.testing.assert_allclose(b.sigma, 0.01, rtol=0.35)
+
+
+def test_window_is_time_based_and_follows_a_shift() -> None:
+    rng = np.random.default_rng(4)
+    b = Baseline(1, window_ms=1000.0, noise_floor=1e-6)
+    t = feed(b, 120.0, 2.0, np.array([0.0]), 0.001, rng)
+    assert b.median[0] == pytest.approx(0.0, abs=0.001)
+    feed(b, 120.0, 1.2, np.array([0.05]), 0.001, rng, t0=t)  # the person's neutral drifted
+    assert b.median[0] == pytest.approx(0.05, abs=0.002)
+
+
+def test_noise_floor_bounds_sigma_from_below() -> None:
+    b = Baseline(2, window_ms=1000.0, noise_floor=np.array([0.01, 0.02]))
+    for i in range(200):
+        b.add(i * 5.0, np.zeros(2))
+    np.testing.assert_allclose(b.sigma, [0.01, 0.02])
+
+
+def test_not_ready_until_enough_time_has_passed() -> None:
+    b = Baseline(1, window_ms=3000.0, noise_floor=0.01, min_ms=500.0)
+    for i in range(50):  # 50 frames at 200 fps = 245 ms
+        b.add(i * 5.0, np.zeros(1))
+    assert not b.ready
+    for i in range(50, 110):
+        b.add(i * 5.0, np.zeros(1))
+    assert b.ready
+
+
+def test_outliers_barely_move_the_median() -> None:
+    rng = np.random.default_rng(5)
+    b = Baseline(1, window_ms=2000.0, noise_floor=1e-6)
+    t = 0.0
+    for i in range(240):
+        x = 1.0 if i % 10 == 0 else rng.normal(0.0, 0.001)  # 10% large excursions
+        b.add(t, np.array([x]))
+        t += 1000 / 120
+    assert abs(b.median[0]) < 0.001
+    assert b.sigma[0] < 0.003
+
+
+def test_reset_forgets() -> None:
+    b = Baseline(1, window_ms=1000.0, noise_floor=0.01)
+    for i in range(200):
+        b.add(i * 5.0, np.ones(1))
+    b.reset()
+    assert not b.ready

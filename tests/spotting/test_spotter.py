@@ -1,0 +1,153 @@
+"""The streaming spotter on landmark streams: timing, types, rejections, the record.
+
+At 30 fps a 40 ms expression covers about one frame, and only if a frame falls
+near its apex: the tests place it so one does (one phase in which it is seen),
+and then expect `micro` with onset/offset on the frames either side (67 ms).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from edge.config import SpottingConfig
+from edge.errors import InputError
+from edge.events.record import EMOTIONS
+from edge.spotting.spotter import CONFIRM_MS, SMOOTH_MS, Spotter
+
+from .conftest import PROTOTYPE_AUS, run_spotter
+
+SMILE = {"6": 0.8, "12": 0.8}
+ONSET_MS = 3000.0  # on a frame at 30, 120 and 200 fps
+
+
+def spotter(**kw) -> Spotter:
+    return Spotter(SpottingConfig(**kw), clock=lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+
+
+def one_event(events: list, fps: float, duration_ms: float, onset_ms: float = ONSET_MS) -> object:
+    assert len(events) == 1, [(e.type, e.onset_frame, e.offset_frame, e.aus) for e in events]
+    ev = events[0]
+    # Truth as annotated: the last frame at rest before and the first at rest after.
+    onset = int(np.floor(onset_ms * fps / 1000 + 1e-9))
+    offset = int(np.ceil((onset_ms + duration_ms) * fps / 1000 - 1e-9))
+    inter = min(offset, ev.offset_frame) - max(onset, ev.onset_frame) + 1
+    union = max(offset, ev.offset_frame) - min(onset, ev.onset_frame) + 1
+    assert inter / union >= 0.6, ((ev.onset_frame, ev.offset_frame), (onset, offset))  # MEGC counts >= 0.5
+    assert ev.onset_frame <= ev.apex_frame <= ev.offset_frame
+    return ev
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0, 200.0])
+@pytest.mark.parametrize("duration_ms,kind", [(40.0, "micro"), (480.0, "micro"), (700.0, "macro")])
+def test_excursion_duration_decides_micro_or_macro(make_stream, fps, duration_ms, kind) -> None:
+    # At 30 fps a 40 ms event is seen only if a frame falls near its apex: put one there.
+    onset = ONSET_MS - duration_ms / 2 if fps == 30.0 and duration_ms < 1000 / fps * 2 else ONSET_MS
+    stream = make_stream(fps=fps, seconds=5.0).expression(SMILE, onset, duration_ms, 0.3 if kind == "macro" else 0.0)
+    ev = one_event(run_spotter(spotter(), stream), fps, duration_ms, onset)
+    assert ev.type == kind
+    # Duration as annotated: last frame at rest before to first at rest after.
+    frame_ms = 1000.0 / fps
+    # Short events come out wider by up to the smoothing window.
+    assert abs(ev.duration_ms - duration_ms) <= max(2 * frame_ms, 0.2 * duration_ms) + SMOOTH_MS + 1e-6
+    assert ev.duration_ms <= 500.0 if kind == "micro" else ev.duration_ms > 500.0
+    assert ev.emotion == "happiness"
+
+
+def test_blink_alone_yields_no_event(make_stream) -> None:
+    sp = spotter()
+    stream = make_stream(seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
+    assert run_spotter(sp, stream) == []
+    assert sp.rejected["blink"] >= 1 or sp.frames == len(stream.t_ms)
+
+
+def test_head_rotation_alone_yields_no_event(make_stream) -> None:
+    t = make_stream().t_ms
+    bump = np.sin(np.clip((t - ONSET_MS) / 400.0, 0, 1) * np.pi) ** 2
+    for pose in ({"yaw": 15 * bump}, {"pitch": -10 * bump}, {"roll": 12 * bump}):
+        stream = make_stream(seconds=6.0).head(**pose)
+        assert run_spotter(spotter(), stream) == [], pose
+
+
+def test_talking_like_jaw_oscillation_alone_yields_no_event(make_stream) -> None:
+    stream = make_stream(seconds=7.0)
+    for k in range(8):  # 4 syllables per second for 2 s
+        stream.expression({"26": 0.35, "25": 0.2}, ONSET_MS + 250.0 * k, 200.0)
+    assert run_spotter(spotter(), stream) == []
+
+
+@pytest.mark.parametrize("emotion", sorted(PROTOTYPE_AUS))
+def test_each_prototype_yields_its_emotion(make_stream, emotion) -> None:
+    aus = {a: 0.7 for a in PROTOTYPE_AUS[emotion]}
+    ev = one_event(run_spotter(spotter(), make_stream(seconds=5.0).expression(aus, ONSET_MS, 300.0)), 120.0, 300.0)
+    assert ev.type == "micro"
+    assert ev.emotion == emotion, (ev.scores, ev.aus)
+    assert set(ev.scores) == set(EMOTIONS)
+    assert ev.scores[emotion] == max(ev.scores.values())
+    assert 0.0 < ev.confidence <= 1.0
+
+
+def test_event_record_carries_utc_times_pose_and_versions(make_stream) -> None:
+    sp = spotter()
+    sp.set_context(versions={"models": "abc123"})
+    stream = make_stream(seconds=5.0).expression(SMILE, ONSET_MS, 200.0).head(yaw=4.0, pitch=-2.0, roll=1.0)
+    ev = run_spotter(sp, stream)[0]
+    # The first frame (t_ns = 1 s) is the UTC anchor 03:04:05.000; frame i is i/120 s later.
+    def utc(frame: int) -> str:
+        ms = round(frame * 1000 / 120)
+        return f"2026-01-02T03:04:{5 + ms // 1000:02d}.{ms % 1000:03d}Z"
+    assert ev.onset_utc == utc(ev.onset_frame)
+    assert ev.apex_utc == utc(ev.apex_frame)
+    assert ev.offset_utc == utc(ev.offset_frame)
+    assert ev.head_pose == {"yaw": 4.0, "pitch": -2.0, "roll": 1.0}
+    assert ev.versions["models"] == "abc123" and ev.versions["software"]
+    assert ev.aus and all(0 < v <= 1 for v in ev.aus.values())
+    d = ev.to_dict()
+    assert d["schema"] == 1 and d["type"] == "micro"
+
+
+def test_event_is_emitted_soon_after_its_offset(make_stream) -> None:
+    sp = spotter()
+    stream = make_stream(seconds=5.0).expression(SMILE, ONSET_MS, 200.0)
+    emitted_at = None
+    for frame, res in stream.frames():
+        if sp.update(frame, res):
+            emitted_at = frame.index
+            break
+    assert emitted_at is not None
+    offset_frame = (ONSET_MS + 200.0) * 120 / 1000
+    # Bounded delay: the confirmation time, one frame, and the smoothing window.
+    assert (emitted_at - offset_frame) * 1000 / 120 <= CONFIRM_MS + 2 * 1000 / 120 + 20.0
+
+
+def test_face_lost_mid_stream_keeps_working(make_stream) -> None:
+    sp = spotter()
+    frames = list(make_stream(seconds=8.0).expression(SMILE, 6000.0, 250.0).frames())
+    events = []
+    for frame, res in frames:
+        if 2000.0 <= frame.index * 1000 / 120 < 2500.0:
+            res = dataclasses.replace(res) if dataclasses.is_dataclass(res) else type(res)(face=False, landmarks=None,
+                                                                                            pose=None, emotion=None)
+        events += sp.update(frame, res)
+    events += sp.flush()
+    assert [e.type for e in events] == ["micro"]
+
+
+def test_no_events_on_neutral_noise(make_stream) -> None:
+    assert run_spotter(spotter(), make_stream(seconds=10.0, noise_px=0.3)) == []
+
+
+def test_set_thresholds_validates_and_applies() -> None:
+    sp = spotter()
+    out = sp.set_thresholds(threshold=8.0, max_micro_ms=450)
+    assert out["threshold"] == 8.0 and sp.cfg.max_micro_ms == 450.0
+    with pytest.raises(InputError, match="unknown"):
+        sp.set_thresholds(bogus=1)
+    with pytest.raises(InputError, match="positive"):
+        sp.set_thresholds(threshold=-1)
+    with pytest.raises(InputError):
+        sp.set_thresholds(min_micro_ms=600)  # above max_micro_ms
+    assert sp.cfg.threshold == 8.0  # a refused change changes nothing
