@@ -40,14 +40,30 @@ class LocalStore:
     def devices(self) -> list[DeviceRow]:
         stats = self._outbox.stats()
         current = self._outbox.latest_session()
+        health, health_utc = self._unit_health()
+        health["outbox"] = {**health.get("outbox", {}), "depth": stats.depth,
+                            "oldest_undelivered_age_s": stats.oldest_undelivered_age_s,
+                            "evicted_delivered": stats.evicted_delivered,
+                            "evicted_undelivered": stats.evicted_undelivered}
+        health.setdefault("versions", {})
         return [DeviceRow(
             id=self.cfg.device_id, status="local", site=self.cfg.device.site, room=self.cfg.device.room,
-            health={"outbox": {"depth": stats.depth, "oldest_undelivered_age_s": stats.oldest_undelivered_age_s,
-                               "evicted_delivered": stats.evicted_delivered,
-                               "evicted_undelivered": stats.evicted_undelivered},
-                    "versions": {}},
+            health=health, health_utc=health_utc, last_seen_utc=health_utc,
             session=current or {"state": "stopped"},
         )]
+
+    def _unit_health(self) -> tuple[dict[str, Any], str]:
+        """The running unit's latest health file (fps, drops, latency, temperature), if any."""
+        from edge.device.unit import health_file
+
+        for path in (health_file(self.cfg), Path("/run/microexpr/health.json")):
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(doc, dict):
+                return doc, str(doc.get("ts", ""))
+        return {}, ""
 
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
         hits = [e for e in self._scan(q.session, q.since_utc, q.until_utc) if q.matches(e)]

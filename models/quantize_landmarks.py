@@ -38,12 +38,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.bench.footage import synth_clip  # noqa: E402
-from edge.sources.video import VideoFileSource  # noqa: E402
-from edge.vision.landmarks import INPUT, N_LANDMARKS, FaceLandmarker  # noqa: E402
-from edge.vision.models import load_manifest, verify  # noqa: E402
-from edge.vision.pipeline import FacePipeline  # noqa: E402
-from edge.vision.runtime import load_interpreter  # noqa: E402
+from edge.bench.footage import synth_clip
+from edge.sources.video import VideoFileSource
+from edge.vision.landmarks import INPUT, N_LANDMARKS, FaceLandmarker
+from edge.vision.models import load_manifest, verify
+from edge.vision.pipeline import FacePipeline
+from edge.vision.runtime import load_interpreter
 
 CALIBRATION_IDENTITIES = ("hopper", "hopper-mirror")  # the evaluation clip is the astronaut
 CALIBRATION_SEED, CALIBRATION_SECONDS, CALIBRATION_EVERY = 7, 6.0, 6

@@ -1,8 +1,8 @@
 """The two timed passes: as fast as possible (optionally interleaved with MediaPipe), and a
 real-time replay through the capture thread and its bounded queue.
 
-Both feed frames to `edge.analysis.analyse`, the loop replay and the unit run,
-through a generator that timestamps each frame as it is handed over and again
+Both feed frames to `edge.analysis.analyse` (the loop of `replay` and `eval`; the
+unit's loop takes the same steps: pipeline, spotter, sinks) through a generator that timestamps each frame as it is handed over and again
 when the loop asks for the next one: the difference is the frame's whole
 processing (pipeline, spotter, sinks), with no change to the loop itself.
 """
@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from edge.analysis import Analysis, analyse
+from edge.bench.footage import looped
 from edge.errors import InputError
 from edge.sources.base import FrameSource
 from edge.sources.capture import Capture
 from edge.sources.frame import Frame
-from edge.bench.footage import looped
+from edge.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _timed(frames: Iterable[Frame], p: Pass, between: Callable[[int], None] | No
         p.latency_ms.append((t1 - (frame.t_ns if due_ns else t0)) / 1e6)
 
 
-def throughput(frames: Sequence[Frame], count: int, period_ns: int, pipeline, spotter,
+def throughput(frames: Sequence[Frame], count: int, period_ns: int, pipeline: FacePipeline, spotter: object | None,
                mediapipe: MediaPipeMesh | None = None, name: str = "") -> Pass:
     """`count` frames as fast as they go; MediaPipe, if given, takes alternate turns of BLOCK
     frames on the very same frames, so both see the same load on a shared machine."""
@@ -141,8 +142,8 @@ class PacedReplay(FrameSource):
             yield Frame(self._frames[i % n].image, due, i)
 
 
-def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int, pipeline, spotter,
-             name: str = "") -> Pass:
+def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int, pipeline: FacePipeline,
+             spotter: object | None, name: str = "") -> Pass:
     """Replay at camera rate through the unit's capture thread and bounded queue (dropping
     the oldest frame when full, as with a live camera); latency runs from each frame's due time."""
     capture = Capture(lambda: PacedReplay(frames, rate, count, name), queue_frames, live=False,

@@ -72,6 +72,7 @@ class BenchReport:
     dropped: int | None = None
     replay_frames: int | None = None
     replay_frames_in: int | None = None
+    replay_late: int | None = None  # processed frames whose latency exceeded one frame period
     replay_fps_in: float | None = None
     mediapipe_fps: float | None = None
     mediapipe_faces: int | None = None
@@ -84,14 +85,14 @@ class BenchReport:
     def text(self) -> str:
         w, h = self.size
         lines = [
-            f"footage   {self.footage}: {w}x{h} at {self.footage_fps:.0f} fps, {self.decoded_frames} frames decoded "
-            f"({self.footage_mb:.0f} MB in memory), {self.frames} frames per pass",
-            f"machine   {self.machine['cpu']}, {self.machine['cores']} cores {self.machine['arch']}, "
-            f"load average {self.machine['loadavg']}",
+            (f"footage   {self.footage}: {w}x{h} at {self.footage_fps:.0f} fps, {self.decoded_frames} frames decoded "
+            f"({self.footage_mb:.0f} MB in memory), {self.frames} frames per pass"),
+            (f"machine   {self.machine['cpu']}, {self.machine['cores']} cores {self.machine['arch']}, "
+            f"load average {self.machine['loadavg']}"),
             f"runtime   {self.runtime}, interpreter threads {self.threads}, {self.os_threads} OS threads",
-            f"pipeline  {self.fps:.1f} fps (detect, landmarks, pose, emotion"
+            (f"pipeline  {self.fps:.1f} fps (detect, landmarks, pose, emotion"
             f"{', spotting' if self.spotting else '; NO spotter'}); face on {self.faces}/{self.frames} frames, "
-            f"{self.events} events",
+            f"{self.events} events"),
         ]
         for stage, s in self.stages_ms.items():
             runs = f"  ({s['runs']} runs)" if "runs" in s else ""
@@ -103,7 +104,8 @@ class BenchReport:
                          f"frames); ratio ours/mediapipe {self.ratio:.2f}")
         if self.rate is not None:
             lines.append(f"replay    {self.replay_frames} of {self.replay_frames_in} frames at {self.rate:g} fps "
-                         f"({self.replay_fps_in:.1f} fps in): {self.dropped} dropped, latency p50 "
+                         f"({self.replay_fps_in:.1f} fps in): {self.dropped} dropped, {self.replay_late} later than "
+                         f"one frame period ({1000 / self.rate:.1f} ms), latency p50 "
                          f"{self.latency_ms['p50']:.3f} ms p99 {self.latency_ms['p99']:.3f} ms "
                          f"max {self.latency_ms['max']:.3f} ms (due time -> processed)")
         else:

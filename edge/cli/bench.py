@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from edge.bench.footage import decode, synth_clip
+from edge.bench.footage import Footage, decode, synth_clip
 from edge.bench.measure import BLOCK, MediaPipeMesh, Pass, realtime, throughput
 from edge.bench.report import BenchReport, machine, os_threads, peak_rss_mb, percentiles
-from edge.config import load_config
+from edge.config import Config, load_config
 from edge.errors import InputError
 from edge.vision.pipeline import FacePipeline
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spotter_factory(cfg, pipeline: FacePipeline, notes: list[str]):
+def _spotter_factory(cfg: Config, pipeline: FacePipeline, notes: list[str]) -> Callable[[], object | None]:
     """A fresh spotter per pass; without the spotting package the bench says so, loudly."""
     from edge.analysis import make_spotter
 
@@ -78,7 +79,7 @@ def _spotter_factory(cfg, pipeline: FacePipeline, notes: list[str]):
     return lambda: make_spotter(cfg, pipeline)
 
 
-def _warm_up(frames, pipeline: FacePipeline, mediapipe: MediaPipeMesh | None) -> None:
+def _warm_up(frames: list, pipeline: FacePipeline, mediapipe: MediaPipeMesh | None) -> None:
     """First invocations pay one-off costs (allocation, weight packing); keep them out of the numbers."""
     warm = frames[:WARMUP_FRAMES]
     for f in warm:
@@ -88,7 +89,8 @@ def _warm_up(frames, pipeline: FacePipeline, mediapipe: MediaPipeMesh | None) ->
         mediapipe.run(warm)
 
 
-def _report(footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline, args, notes: list[str]) -> BenchReport:
+def _report(footage: Footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline, args: argparse.Namespace,
+            notes: list[str]) -> BenchReport:
     a = tp.analysis
     stages = {k: {kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()}
               for k, v in a.stage_stats().items()}
@@ -112,5 +114,6 @@ def _report(footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline, args, no
         report.replay_frames = rp.analysis.frames
         report.replay_frames_in = rp.frames_in
         report.latency_ms = percentiles(rp.latency_ms)
+        report.replay_late = sum(ms > 1000.0 / args.rate for ms in rp.latency_ms)
         report.replay_fps_in = round(rp.frames_in / rp.wall_s, 1) if rp.wall_s else 0.0
     return report

@@ -89,9 +89,12 @@ def table(ev: Evaluation, d: dict) -> str:
 
 
 class _Progress:
+    """One line on stderr: frames analysed over all videos (only on a terminal)."""
+
     def __call__(self, name: str, done: int, total: int) -> None:
-        bar = "#" * int(25 * done / max(total, 1))
-        sys.stderr.write(f"\r[{bar:<25}] {done}/{total} videos {name[:40]:<40}")
-        if done == total:
+        pct = 100 * done // max(total, 1)
+        bar = "#" * (pct // 4)
+        sys.stderr.write(f"\r[{bar:<25}] {pct:3d}% {done}/{total} frames {name[:40]:<40}")
+        if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +54,13 @@ class Publisher(Protocol):
     def stop(self, timeout: float) -> None: ...
 
 
+
+def health_file(cfg: Config) -> Path:
+    """The unit's latest health, rewritten every few seconds: on tmpfs under systemd
+    (RuntimeDirectory=microexpr), sparing the SD card; else beside the outbox."""
+    runtime_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return (Path(runtime_dir) if runtime_dir else cfg.data_dir) / "health.json"
+
 class Unit:
     """One device process; construct with its collaborators, then `run()`."""
 
@@ -82,9 +90,7 @@ class Unit:
         self.controls: Controls | None = None
         self.source_name = source_name
         self.exit_at_end = exit_at_end
-        # Rewritten every few seconds: on tmpfs under systemd (RuntimeDirectory=), sparing the SD card.
-        runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
-        self.health_path = (Path(runtime) if runtime else cfg.data_dir) / "health.json"
+        self.health_path = health_file(cfg)
         self.snapshot = HealthSnapshot(models=models_version, runtime=runtime)
         self.events_emitted = 0
         self._stop = threading.Event()
@@ -195,7 +201,7 @@ class Unit:
             stopped = self.outbox.stop_session()
             log.info("session %s stopped by the button", stopped["id"] if stopped else "?")
         else:
-            sid = "s-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+            sid = f"s-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
             self.outbox.start_session(sid)
             log.info("session %s started by the button", sid)
         self._refresh_session(force=True)

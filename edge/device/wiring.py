@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -10,6 +11,7 @@ from typing import Any
 from edge.config import Config
 from edge.device.clips import ClipRecorder, ClipStore
 from edge.device.controls import Controls, make_pin_factory
+from edge.device.erasure import erase_session_data
 from edge.device.notify import SystemdNotifier
 from edge.device.unit import Unit
 from edge.events.outbox import open_outbox
@@ -74,6 +76,12 @@ def _publisher(cfg: Config, outbox: Any, unit: Unit, spotter: Any) -> Any | None
     if hasattr(spotter, "set_thresholds"):
         def set_thresholds(values: dict[str, float]) -> dict[str, Any]:
             return spotter.set_thresholds(**values)
-    service = PublisherService(cfg, outbox, snapshot=unit.snapshot, set_thresholds=set_thresholds)
+    def erase_session(session: str) -> dict[str, Any]:
+        return dataclasses.asdict(erase_session_data(outbox, clip_store(cfg), session))
+
+    # The spotter swaps its frozen settings object in one assignment, so the MQTT
+    # thread may call set_thresholds while the processing loop runs update().
+    service = PublisherService(cfg, outbox, snapshot=unit.snapshot, set_thresholds=set_thresholds,
+                               erase_session=erase_session)
     service.start()
     return service

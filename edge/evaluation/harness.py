@@ -139,7 +139,10 @@ def run_pipeline(
     progress: Callable[[str, int, int], None] | None = None,
     all_videos: bool = False,
 ) -> Evaluation:
-    """Run the full pipeline (edge.analysis.analyse_video) on every annotated video under `path` and score it."""
+    """Run the full pipeline (edge.analysis.analyse_video) on every annotated video under `path` and score it.
+
+    `progress(video, frames_done, frames_total)` is called every 30 frames, over all videos.
+    """
     truths = read_annotations(gt_csv)
     videos = annotated_videos(path, gt_csv, truths, all_videos)
     frames: dict[str, int] = {}
@@ -147,23 +150,37 @@ def run_pipeline(
     for name, f in videos.items():
         frames[name], fps[name] = video_frames(f)
         check_bounds(gt_csv, truths, name, frames[name])
-    from edge.analysis import (
-        analyse_video,  # the vision stack loads only once the inputs are known good
-    )
+    # The vision stack loads only once the inputs are known good.
+    from edge.analysis import analyse_video
     from edge.config import load_config
+    from edge.sinks import Sink
+    from edge.sources.frame import Frame
+    from edge.vision.pipeline import FaceResult
+
+    class FrameCounter(Sink):
+        """Reports progress over all videos every 30 frames."""
+
+        def __init__(self, name: str, before: int, total: int) -> None:
+            self.name, self.done, self.total = name, before, total
+
+        def on_result(self, frame: Frame, res: FaceResult) -> None:
+            self.done += 1
+            if progress and self.done % 30 == 0:
+                progress(self.name, self.done, self.total)
 
     cfg = load_config(config_path)
     truths = [a for a in truths if a.video in videos]
     preds: list[Annotation] = []
-    for i, (name, f) in enumerate(videos.items()):
-        if progress:
-            progress(name, i, len(videos))
-        analysis = analyse_video(f, cfg)
+    total = sum(frames.values())
+    before = 0
+    for name, f in videos.items():
+        analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total)])
+        before += frames[name]
         frames[name] = int(getattr(analysis, "frames", frames[name]) or frames[name])
         for e in analysis.events:
             preds.append(Annotation(name, e.onset_frame, e.apex_frame, e.offset_frame, e.type, e.emotion, e.aus_label))
         log.info("%s: %d frames, %d events predicted, %d annotated", name, frames[name],
                  sum(p.video == name for p in preds), sum(t.video == name for t in truths))
     if progress:
-        progress("", len(videos), len(videos))
+        progress("", total, total)
     return Evaluation(score(truths, preds), truths, preds, frames, fps)

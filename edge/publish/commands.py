@@ -102,7 +102,7 @@ def _number(doc: dict[str, Any], key: str) -> float:
 
 def validate_command(name: str, doc: dict[str, Any]) -> dict[str, Any]:
     """Check one command's arguments; returns them normalised."""
-    if name == "start_session":
+    if name in ("start_session", "erase_session"):
         _no_extra(doc, {"id"})
         sid = doc.get("id")
         if not isinstance(sid, str):
@@ -130,13 +130,15 @@ class CommandHandler:
     """Carries out valid commands on the objects it was given.
 
     ``set_thresholds`` receives the validated values and returns what now
-    applies (raise ValueError to refuse); ``health`` returns a health payload.
-    Either may be None when nothing can act on it (e.g. no spotter running).
+    applies (raise ValueError to refuse); ``health`` returns a health payload;
+    ``erase_session`` erases one session's events and clips on the device and
+    returns the counts. Any may be None when nothing can act on it.
     """
 
     sessions: SessionStore
     set_thresholds: Callable[[dict[str, float]], dict[str, Any]] | None = None
     health: Callable[[], dict[str, Any]] | None = None
+    erase_session: Callable[[str], dict[str, Any]] | None = None
     handled: int = field(default=0, init=False)
     rejected: int = field(default=0, init=False)
 
@@ -174,6 +176,13 @@ class CommandHandler:
                 return {"thresholds": self.set_thresholds(args)}
             except ValueError as e:
                 raise CommandError(str(e)) from None
+        if name == "erase_session":
+            if self.erase_session is None:
+                raise CommandError("erasing is not available on this unit")
+            current = self.sessions.current_session()
+            if current and current.get("id") == args["id"]:
+                raise CommandError("session is running: stop it before erasing it")
+            return {"erased": self.erase_session(args["id"])}
         if self.health is None:
             raise CommandError("health is not available")
         return {"health": self.health()}

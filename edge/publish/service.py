@@ -58,12 +58,13 @@ class PublisherService:
         *,
         snapshot: HealthSnapshot | None = None,
         set_thresholds: Callable[[dict[str, float]], dict[str, Any]] | None = None,
+        erase_session: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.outbox = outbox
         self.topics = topics_for(cfg)
         self.snapshot = snapshot or HealthSnapshot()
-        self.commands = CommandHandler(outbox, set_thresholds, self._health_on_request)
+        self.commands = CommandHandler(outbox, set_thresholds, self._health_on_request, erase_session)
         self._client, self._addr = make_client(cfg, self.topics)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Command names a unit answers on <prefix>/<device>/cmd/<name>.
-COMMAND_NAMES: tuple[str, ...] = ("start_session", "stop_session", "set_thresholds", "health")
+COMMAND_NAMES: tuple[str, ...] = ("start_session", "stop_session", "set_thresholds", "health", "erase_session")
 
 
 @dataclass(frozen=True)

@@ -99,8 +99,12 @@ class Aligner:
         self._ref_c = self._ref_stable - self._ref_mu
         self._ref_var = float((self._ref_c * self._ref_c).sum()) / len(self.stable)
 
-    def align(self, landmarks: np.ndarray) -> AlignedFace:
-        """Remove rotation, scale and translation from one frame's landmarks."""
+    def align(self, landmarks: np.ndarray, rows: np.ndarray | None = None) -> AlignedFace:
+        """Remove rotation, scale and translation from one frame's landmarks.
+
+        With `rows`, only those landmarks are transformed (and returned, in that
+        order): the spotter needs about a fifth of them.
+        """
         lm = np.asarray(landmarks, dtype=np.float64)
         if lm.shape[1] == 2:
             lm = np.concatenate([lm, np.zeros((len(lm), 1))], axis=1)
@@ -111,7 +115,7 @@ class Aligner:
         # Umeyama inline (frame -> reference), sharing the precomputed reference terms.
         cov = self._ref_c.T @ s0 / n
         u, sig, vt = np.linalg.svd(cov)
-        d = 1.0 if np.linalg.det(u) * np.linalg.det(vt) > 0 else -1.0
+        d = 1.0 if _det3(u @ vt) > 0 else -1.0
         sig_sum = sig[0] + sig[1] + d * sig[2]
         if d < 0:
             u = u.copy()
@@ -119,11 +123,18 @@ class Aligner:
         rot = u @ vt
         var_s = float((s0 * s0).sum()) / n
         scale = sig_sum / var_s if var_s > 0 else 1.0
-        pts = scale * (lm - mu_s) @ rot.T + self._ref_mu
-        err = pts[self.stable] - self._ref_stable
+        err = scale * s0 @ rot.T + (self._ref_mu - self._ref_stable)
+        pts = scale * ((lm if rows is None else lm[rows]) - mu_s) @ rot.T + self._ref_mu
         residual = float(np.sqrt((err * err).sum() / n))
         # rot maps the frame to the reference; its transpose is the head's rotation.
         return AlignedFace(pts, residual, rot.T, 1.0 / scale if scale > 0 else 0.0)
+
+
+def _det3(m: np.ndarray) -> float:
+    """Determinant of a 3x3 matrix (np.linalg.det costs more than the arithmetic)."""
+    return float(m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1])
+                 - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+                 + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]))
 
 
 def rotation_angle_deg(r_a: np.ndarray, r_b: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.events.record import EMOTIONS
-from edge.spotting.features import AU_INDEX, AU_NAMES
+from edge.spotting.features import AU_NAMES
 
 # FER2013 output order of the emotion CNN -> our emotion names (neutral dropped).
 CNN_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -152,5 +152,3 @@ def _au_number(label: str) -> int:
     digits = "".join(c for c in label if c.isdigit())
     return int(digits) if digits else 0
 
-
-__all__ = ["PROTOTYPES", "classify", "score_prototypes", "cnn_change", "involved_aus", "AU_INDEX"]

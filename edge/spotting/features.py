@@ -137,6 +137,10 @@ class FeatureExtractor:
         """(468, 3) aligned points in IOD units -> (n_AU,) estimates."""
         return self.weights @ aligned[self.landmarks].ravel()
 
+    def of_rows(self, aligned_rows: np.ndarray) -> np.ndarray:
+        """The same from only the landmarks in `self.landmarks`, in that order (Aligner.align rows=)."""
+        return self.weights @ aligned_rows.ravel()
+
     def decouple(self, displacement: np.ndarray) -> np.ndarray:
         """Baseline-relative estimates with what the jaw opening and eye closure drag along removed."""
         jaw = max(0.0, float(displacement[self._i26]))

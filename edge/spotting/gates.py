@@ -30,6 +30,7 @@ JAW_COUPLED = ("AU10", "AU15", "AU16", "AU17", "AU20", "AU23", "R12", "L12", "R1
 
 BLINK_LEVEL = 0.007  # AU45 estimate (IOD) above which the eye is closing (a blink: ~0.02)
 BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
+RECENT_MS = 4000.0  # how long mouth openings are remembered for talking decisions
 NOISE_LEVELS = 4.0  # blink and mouth-open levels are at least this many sigmas
 MOUTH_OPEN_LEVEL = 0.008  # AU25/AU26 estimate (IOD) above which the mouth is open
 OPEN_DISCOUNT = 2.0  # non-mouth features need this many times the threshold while the mouth moves
@@ -56,11 +57,13 @@ class TalkDetector:
         self.window_ms = window_ms
         self.hold_ms = hold_ms
         self._rises: deque[float] = deque()
+        self._recent: deque[float] = deque()  # every opening of the last few seconds
         self._open = False
         self._until = -np.inf
 
     def reset(self) -> None:
         self._rises.clear()
+        self._recent.clear()
         self._open = False
         self._until = -np.inf
 
@@ -70,12 +73,19 @@ class TalkDetector:
         is_open = opening > level
         if is_open and not self._open:
             self._rises.append(t_ms)
+            self._recent.append(t_ms)
+        while self._recent and self._recent[0] < t_ms - RECENT_MS:
+            self._recent.popleft()
         self._open = is_open
         while self._rises and self._rises[0] < t_ms - self.window_ms:
             self._rises.popleft()
         if len(self._rises) >= self.rises:
             self._until = t_ms + self.hold_ms
         return t_ms <= self._until
+
+    def openings(self, start_ms: float, end_ms: float) -> int:
+        """Mouth openings that began within [start_ms, end_ms] (the last few seconds only)."""
+        return sum(start_ms <= t <= end_ms for t in self._recent)
 
     @property
     def mouth_open(self) -> bool:

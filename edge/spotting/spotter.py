@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -35,14 +34,13 @@ from edge.errors import InputError
 from edge.events.record import Event
 from edge.spotting.align import Aligner, rotation_angle_deg
 from edge.spotting.baseline import Baseline
+from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, crossing, event_extent, nearest
 from edge.spotting.emotion import classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.gates import Gates
 
 log = logging.getLogger(__name__)
 
-LOW_FRACTION = 0.2  # onset/offset level as a fraction of the event's peak score
-LOW_Z = 2.0  # ... but never below this many sigmas (noise)
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
@@ -73,66 +71,6 @@ class _Sample:
     blink: bool = False
     talking: bool = False
     mouth_open: bool = False
-
-
-def _unsmooth(f: float) -> float:
-    """Inverse of the smoothstep 3x^2 - 2x^3 on 0..1."""
-    return 0.5 - math.sin(math.asin(1.0 - 2.0 * min(1.0, max(0.0, f))) / 3.0)
-
-
-def _crossing(times: np.ndarray, scores: np.ndarray, apex: int, level: float, step: int) -> float:
-    """Time the score crosses `level` walking from the apex (step -1: back, +1: forward)."""
-    j = apex
-    while 0 <= j + step < len(scores) and scores[j + step] >= level:
-        j += step
-    k = j + step
-    if not 0 <= k < len(scores):
-        return float(times[j])
-    frac = (scores[j] - level) / (scores[j] - scores[k]) if scores[j] != scores[k] else 0.0
-    return float(times[j] + frac * (times[k] - times[j]))
-
-
-def event_extent(times: np.ndarray, scores: np.ndarray, apex: int) -> tuple[float, float]:
-    """Onset and offset times (ms) of the excursion around `apex`.
-
-    The score is measured where it crosses a low and a middle level on each
-    flank, and the flank is extrapolated back to zero assuming a smoothstep
-    ramp (how facial actions rise and fall). This makes the extent independent
-    of the intensity and of the frame rate, where a fixed threshold would make
-    subtle events look short.
-    """
-    peak = float(scores[apex])
-    lo = max(LOW_Z, LOW_FRACTION * peak)
-    hi = max(0.5 * peak, min(0.9 * peak, lo + 0.25 * peak))
-    f_lo, f_hi = lo / peak, hi / peak
-    x_lo, x_hi = _unsmooth(f_lo), _unsmooth(f_hi)
-    ends = []
-    for step in (-1, 1):
-        t_lo = _crossing(times, scores, apex, lo, step)
-        t_hi = _crossing(times, scores, apex, hi, step)
-        ends.append(t_lo - (t_hi - t_lo) * x_lo / (x_hi - x_lo) if x_hi > x_lo else t_lo)
-    return min(ends[0], float(times[apex])), max(ends[1], float(times[apex]))
-
-
-def nearest(times: np.ndarray, t: float, lo: int = 0, hi: int | None = None) -> int:
-    """Index of the frame nearest to time t, within lo..hi."""
-    hi = len(times) - 1 if hi is None else hi
-    j = int(np.searchsorted(times, t))
-    best = min((k for k in (j - 1, j) if lo <= k <= hi), key=lambda k: abs(times[k] - t), default=None)
-    if best is None:
-        return lo if t < times[lo] else hi
-    return best
-
-
-def combined_score(z: np.ndarray) -> float:
-    """The strongest z-score, or more when several AUs move together.
-
-    Noise rarely lifts two or three estimates at once; an expression usually
-    moves several, so the root-mean-square of the top three (scaled so three
-    equal z-scores of t score 1.22 t) may cross the threshold first.
-    """
-    top = np.sort(np.maximum(z, 0.0))[-3:]
-    return float(max(top[-1], np.sqrt((top * top).sum() / 2.0)))
 
 
 def utc_iso(dt: datetime) -> str:
@@ -178,7 +116,7 @@ class Spotter:
         self._last_t = -np.inf
         self._recent: deque[tuple[float, np.ndarray]] = deque()
         self._last_cnn_ms = -np.inf
-        self._pending: list[tuple[float, Event]] = []
+        self._pending: list[tuple[float, Event, float, float]] = []
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -223,8 +161,8 @@ class Spotter:
         self._lost_since = None
         if self._aligner is None:
             self._aligner = Aligner(res.landmarks)
-        aligned = self._aligner.align(res.landmarks)
-        f, t_mid = self._smooth(t_ms, self._fx(aligned.points))
+        aligned = self._aligner.align(res.landmarks, rows=self._fx.landmarks)
+        f, t_mid = self._smooth(t_ms, self._fx.of_rows(aligned.points))
         base = self._baseline
         raw = f - base.median
         disp = self._fx.decouple(raw)
@@ -244,20 +182,28 @@ class Spotter:
             return []
         return self._release(s, self._step(s, f))
 
-    def _release(self, s: _Sample, done: list[Event]) -> list[Event]:
-        """Hold events during which the mouth opened until talking can be ruled out."""
-        if s.talking and self._pending:
-            self.rejected["talking"] += len(self._pending)
-            self._pending.clear()
-        out = [ev for ev, mouth in done if not mouth]
-        self._pending += [(s.t_ms + TALK_DECIDE_MS, ev) for ev, mouth in done if mouth]
+    def _release(self, s: _Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
+        """Hold events during which the mouth opened until talking can be ruled out.
+
+        Talking shows as mouth openings before and after the event; the event's
+        own opening (a surprised jaw drop) does not count.
+        """
+        out = [ev for ev, _, _, mouth in done if not mouth]
+        self._pending += [(t_off + TALK_DECIDE_MS, ev, t_on, t_off) for ev, t_on, t_off, mouth in done if mouth]
         while self._pending and self._pending[0][0] <= s.t_ms:
-            out.append(self._pending.pop(0)[1])
+            _, ev, t_on, t_off = self._pending.pop(0)
+            talk = self._gates.talk
+            around = talk.openings(t_on - 1000.0, t_on - 1.0) + talk.openings(t_off + 1.0, t_off + TALK_DECIDE_MS)
+            if around >= 2:
+                self.rejected["talking"] += 1
+                log.debug("candidate at frame %d rejected: talking", ev.apex_frame)
+            else:
+                out.append(ev)
         return out
 
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
-        out: list[Event] = [ev for _, ev in self._pending]
+        out: list[Event] = [ev for _, ev, _, _ in self._pending]
         self._pending.clear()
         if self._event and self._below_since is not None:
             done = self._finish()
@@ -269,7 +215,7 @@ class Spotter:
 
     # -- state machine ------------------------------------------------------
 
-    def _step(self, s: _Sample, f: np.ndarray) -> list[tuple[Event, bool]]:
+    def _step(self, s: _Sample, f: np.ndarray) -> list[tuple[Event, float, float, bool]]:
         thr = self.cfg.threshold
         if not self._event:
             if s.score >= thr and not s.unreliable:
@@ -301,7 +247,7 @@ class Spotter:
             self._history.clear()
         return []
 
-    def _finish(self) -> tuple[Event, bool] | None:
+    def _finish(self) -> tuple[Event, float, float, bool] | None:
         """Close the current event: boundaries, rejections, emotion, record; and whether the mouth opened."""
         frames = list(self._history) + self._event
         n_pre = len(self._history)
@@ -322,28 +268,36 @@ class Spotter:
         frame_ms = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
         top = frames[apex]
         span = frames[on:off + 1]
-        reason = self._reject_reason(span, frames[on:], peak)
+        reason = self._reject_reason(span, frames[off:], peak)
         if reason:
             self.rejected[reason] += 1
             log.debug("candidate at frame %d rejected: %s", top.index, reason)
             return None
         if duration < self.cfg.min_micro_ms - frame_ms:
             return None
-        kind = "micro" if duration <= self.cfg.max_micro_ms + 0.5 else "macro"
+        # Micro or macro by twice the width at half height: for a rise and a fall
+        # of any shares (smoothstep) that is the whole duration, and it is
+        # measured where the flanks are steepest, so noise and the slow settling
+        # of the landmark model at the feet do not stretch it.
+        t_mid = np.array([x.t_mid for x in frames])
+        width = 2.0 * (crossing(t_mid, scores, apex, 0.5 * peak, 1) - crossing(t_mid, scores, apex, 0.5 * peak, -1))
+        kind = "micro" if min(width, duration) <= self.cfg.max_micro_ms + 0.5 else "macro"
         if duration > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
-        return self._record(frames, on, apex, off, duration, kind), any(x.mouth_open for x in span)
+        ev = self._record(frames, on, apex, off, duration, kind)
+        return ev, frames[on].t_ms, frames[off].t_ms, any(x.mouth_open for x in span)
 
     def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
         """Why a candidate is not an expression, or "" if it is one.
 
-        `tail` runs from the onset to the newest frame: a blink starting just after
-        the offset still explains the landmark model's lead-in to it.
+        `tail` runs from the offset to the newest frame. A blink cuts the score
+        to zero, so a candidate made of the landmark model's lead-in to a blink
+        ends on a blink frame, and one made of its after-effect starts on one.
         """
-        if any(x.blink for x in tail):
+        if span[0].blink or any(x.blink for x in tail):
             return "blink"
-        if any(x.talking for x in tail):
+        if span[0].talking:
             return "talking"
         if max(x.speed for x in span) > MOTION_DPS and peak < self.cfg.threshold * MOTION_OVERRIDE:
             return "head_motion"

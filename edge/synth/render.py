@@ -96,8 +96,9 @@ def validate(spec: SynthSpec) -> None:
         raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
     if not (64 <= spec.width <= 4096 and 64 <= spec.height <= 4096) or spec.width % 2 or spec.height % 2:
         raise InputError(f"size must be even and 64..4096 px per side, got {spec.width}x{spec.height}")
-    if not 48 <= spec.face_size <= 0.8 * min(spec.width, spec.height) * 1.3:
-        raise InputError(f"face size {spec.face_size}px does not fit a {spec.width}x{spec.height} frame (48..{int(min(spec.width, spec.height) * 1.04)})")
+    if not 48 <= spec.face_size <= 0.8 * min(spec.width, spec.height):
+        raise InputError(f"face size {spec.face_size}px does not fit a {spec.width}x{spec.height} frame "
+                         f"(48..{int(0.8 * min(spec.width, spec.height))}, the face's width with room for the head)")
     if spec.duration_s <= 0 or spec.micro < 0 or spec.macro < 0:
         raise InputError("duration must be positive and event counts 0 or more")
     if "/" in spec.stem or spec.stem.startswith("."):

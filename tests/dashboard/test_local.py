@@ -59,3 +59,20 @@ def test_local_serves_outbox_events_and_clips_without_a_broker(start_dashboard, 
     assert "sensitive" in c.get("/").text.lower()
     assert "Traceback" not in dash.log_text()
     assert PASSWORD not in dash.log_text()
+
+
+def test_local_fleet_row_shows_the_running_units_health(start_dashboard, tmp_path):
+    import json
+
+    data = tmp_path / "unit"
+    fill_outbox(data)
+    (data / "health.json").write_text(json.dumps({
+        "schema": 1, "ts": "2026-11-29T12:00:00.000Z", "fps_in": 120.0, "fps_processed": 119.5,
+        "frames_dropped": 3, "cpu_temp_c": 61.5, "camera": "ok",
+        "outbox": {"depth": 999}, "versions": {"software": "0.1.0"},
+    }))
+    dash = start_dashboard(local=True, data_dir=data)
+    row = dash.login().get("/api/devices").json()["devices"][0]
+    assert row["fps"] == 119.5 and row["cpu_temp_c"] == 61.5 and row["frames_dropped"] == 3
+    assert row["outbox_depth"] == 11, "the outbox itself, not the file, gives the backlog"
+    assert row["last_seen_utc"] == "2026-11-29T12:00:00.000Z"

@@ -45,11 +45,13 @@ class Camera(FrameSource):
     def frames(self) -> Iterator[Frame]:
         i = 0
         t0 = time.monotonic_ns()
+        period = int(1e9 / FPS)
         while self.fail_at is None or i < self.fail_at:
-            due = t0 + int(i * 1e9 / FPS)
+            due = t0 + i * period
             time.sleep(max(0, due - time.monotonic_ns()) / 1e9)
             yield Frame(self.img, due, i)
-            i += 1
+            # A sensor never bursts: frames it could not hand over are simply gone.
+            i = max(i + 1, (time.monotonic_ns() - t0) // period)
         raise SourceError("picamera2:0: camera stopped delivering frames (TimeoutError)")
 
 
@@ -188,7 +190,7 @@ def test_watchdog_fed_by_the_loop_stops_when_the_pipeline_stalls(tmp_path, notif
     unit.request_stop()
     t.join(5)
     assert box["rc"] == 0
-    assert lines(got, "STOPPING=1")
+    assert wait_for(lambda: lines(got, "STOPPING=1"), 2.0)
     outbox.close()
 
 
@@ -232,7 +234,7 @@ def test_button_toggles_session_and_leds_follow_the_unit(tmp_path, notify):
     def camera():
         opened.append(time.monotonic())
         if len(opened) == 1:
-            return Camera(fail_at=int(FPS * 1.5))
+            return Camera(fail_at=int(FPS * 3))
         if len(opened) < 6:
             time.sleep(0.3)  # libcamera takes a while to say no
             raise SourceError("picamera2: camera 0 not detected (0 found)")
@@ -245,23 +247,24 @@ def test_button_toggles_session_and_leds_follow_the_unit(tmp_path, notify):
     unit.attach_controls(controls)
     rec_led, fault_led, button = (factory.pin(p) for p in (17, 27, 22))
     t, box = start(unit)
-    time.sleep(0.4)
-    assert rec_led.state is True and controls.analysing  # the interviewee sees the camera is analysing
+    assert wait_for(lambda: rec_led.state is True, 3.0)
+    assert controls.analysing  # the interviewee sees the camera is analysing
     assert controls.shown_fault is None
     button.drive_low()
     button.drive_high()
-    time.sleep(0.3)
+    assert wait_for(lambda: unit.session != "", 3.0)
     sid = outbox.current_session()["id"]
     assert sid.startswith("s-") and unit.session == sid
-    time.sleep(0.5)
+    done = unit.snapshot.frames_processed
+    assert wait_for(lambda: unit.snapshot.frames_processed >= done + 40, 5.0)
     button.drive_low()
     button.drive_high()
-    time.sleep(0.3)
-    assert outbox.current_session() is None and unit.session == ""
+    assert wait_for(lambda: unit.session == "", 3.0)
+    assert outbox.current_session() is None
     in_session = [e for e in outbox.events() if e["session"] == sid]
     assert len(in_session) >= 1
-    # the camera drops off 1.5 s in and is retried: LED off, fault pattern on
-    assert wait_for(lambda: controls.shown_fault is Fault.CAMERA_LOST, 3.0)
+    # the camera drops off 3 s in and is retried: LED off, fault pattern on
+    assert wait_for(lambda: controls.shown_fault is Fault.CAMERA_LOST, 5.0)
     time.sleep(FRESH + 0.1)
     assert len(opened) < 6, "test too slow to observe the outage"
     assert rec_led.state is False and not controls.analysing
@@ -292,6 +295,6 @@ def test_a_bad_setting_is_not_retried_forever_but_reported_after_a_clean_stop(tm
     with pytest.raises(ConfigError, match="source.stream"):
         unit.run()
     assert opened == [1]
-    assert lines(got, "STOPPING=1")
+    assert wait_for(lambda: lines(got, "STOPPING=1"), 10.0)  # read by another thread; generous on a loaded CI
     assert json.loads(unit.health_path.read_text())["frames_in"] == 0
     outbox.close()

@@ -42,7 +42,10 @@ def outbox(tmp_path):
 
 
 def handler_for(outbox: Outbox, thresholds: Thresholds | None = None) -> CommandHandler:
-    return CommandHandler(outbox, thresholds, lambda: {"schema": 1, "device": "room-1"})
+    def erase(session: str) -> dict[str, int]:
+        return {"events": outbox.erase_session(session), "clips": 0}
+
+    return CommandHandler(outbox, thresholds, lambda: {"schema": 1, "device": "room-1"}, erase)
 
 
 def state(outbox: Outbox, thresholds: Thresholds) -> tuple:
@@ -161,6 +164,8 @@ def test_fuzz_handler_accepts_exactly_what_the_schema_accepts(outbox, name, doc)
     if name == "set_thresholds" and schema_ok:
         merged = {**th.values, **doc}
         schema_ok = merged["min_micro_ms"] < merged["max_micro_ms"] < merged["max_macro_ms"]
+    if name == "erase_session" and schema_ok:
+        schema_ok = doc["id"] != "baseline"  # the running session is never erased
     assert r.ok == schema_ok, (doc, r)
     if not r.ok:
         assert state(outbox, th) == before
@@ -173,3 +178,21 @@ def test_fuzz_handler_accepts_exactly_what_the_schema_accepts(outbox, name, doc)
 def test_threshold_ranges_match_the_schema():
     props = COMMAND["set_thresholds"].schema["$defs"]["set_thresholds"]["properties"]
     assert {k: (v["minimum"], v["maximum"]) for k, v in props.items()} == THRESHOLD_RANGES
+
+
+def test_erase_session_command_calls_the_eraser_and_refuses_a_running_session(tmp_path):
+    from edge.events.outbox import Outbox
+    from edge.publish.commands import CommandHandler
+
+    erased: list[str] = []
+    with Outbox(tmp_path / "o.sqlite3") as ob:
+        h = CommandHandler(ob, None, None, lambda sid: erased.append(sid) or {"events": 3, "clips": 2})
+        ob.start_session("running-1")
+        refused = h.handle("erase_session", b'{"id": "running-1"}')
+        assert not refused.ok and "running" in refused.error and erased == []
+        ok = h.handle("erase_session", b'{"id": "old-7"}')
+        assert ok.ok and ok.result == {"erased": {"events": 3, "clips": 2}} and erased == ["old-7"]
+        bad = h.handle("erase_session", b'{"id": "../etc"}')
+        assert not bad.ok and erased == ["old-7"]
+        assert CommandHandler(ob).handle("erase_session", b'{"id": "old-7"}').error == \
+            "erasing is not available on this unit"

@@ -116,7 +116,8 @@ def test_broker_sees_offline_within_keepalive_after_sigkill_and_freeze(broker, t
         time.sleep(0.5)
         proc.send_signal(signal.SIGSTOP)
         t0 = time.monotonic()
-        assert sub.wait_for(lambda s: last_status(s) == b"offline", 1.5 * KEEPALIVE + 1.0)
+        # Mosquitto checks keep-alives once a second from its main loop: allow that tick plus scheduling.
+        assert sub.wait_for(lambda s: last_status(s) == b"offline", 1.5 * KEEPALIVE + 2.5)
         frozen_offline_s = time.monotonic() - t0
         proc.send_signal(signal.SIGCONT)
         assert sub.wait_for(lambda s: last_status(s) == b"online", 10)

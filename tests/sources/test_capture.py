@@ -105,7 +105,7 @@ def test_camera_loss_is_retried_with_backoff_and_reported():
         return FlakyCamera(step, fps=200)
 
     states: list[str] = []
-    cap = Capture(open_camera, queue_frames=64, live=True, backoff_s=(0.05, 0.4)).start()
+    cap = Capture(open_camera, queue_frames=64, live=True, backoff_s=(0.05, 0.4))
     seen: list[int] = []
     stop_watch = threading.Event()
 
@@ -118,10 +118,11 @@ def test_camera_loss_is_retried_with_backoff_and_reported():
 
     w = threading.Thread(target=watch)
     w.start()
+    cap.start()
     assert wait_for(lambda: cap.stats().frames_in >= 20, 5.0)
-    while (f := cap.get(0.05)) is not None:
-        seen.append(f.index)
     cap.stop()
+    while (f := cap.get(0.05)) is not None:  # what the consumer still gets after stop()
+        seen.append(f.index)
     stop_watch.set()
     w.join()
     st = cap.stats()

@@ -77,3 +77,12 @@ def test_residual_flags_a_non_rigid_change_of_the_stable_points(neutral_landmark
 def test_bad_reference_is_refused() -> None:
     with pytest.raises(ValueError):
         Aligner(np.zeros((10, 3)))
+
+
+def test_aligning_a_subset_gives_the_same_points(neutral_landmarks) -> None:
+    aligner = Aligner(neutral_landmarks)
+    moved = rigid(neutral_landmarks + au_displacement(neutral_landmarks, {"15": 1.0}), 10, 5, -7, 1.3)
+    rows = np.array([61, 291, 0, 17, 152, 105])
+    full, part = aligner.align(moved), aligner.align(moved, rows=rows)
+    np.testing.assert_allclose(part.points, full.points[rows], atol=1e-12)
+    assert part.residual == pytest.approx(full.residual)

@@ -70,3 +70,16 @@ def test_reset_forgets() -> None:
         b.add(i * 5.0, np.ones(1))
     b.reset()
     assert not b.ready
+
+
+def test_estimate_survives_a_long_stretch_without_neutral_frames() -> None:
+    """Talking or a long expression ages the window out; the last estimate stays usable."""
+    rng = np.random.default_rng(6)
+    b = Baseline(1, window_ms=1000.0, noise_floor=1e-6)
+    t = feed(b, 120.0, 1.5, np.array([0.2]), 0.001, rng)
+    assert b.ready
+    t += 3000.0  # three seconds of frames that were not neutral
+    for k in range(3):  # a few fresh frames only: too few to re-estimate from
+        b.add(t + k * 8.3, np.array([5.0]))
+    assert b.ready
+    assert b.median[0] == pytest.approx(0.2, abs=0.002)

@@ -61,7 +61,6 @@ def test_blink_alone_yields_no_event(make_stream) -> None:
     sp = spotter()
     stream = make_stream(seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
     assert run_spotter(sp, stream) == []
-    assert sp.rejected["blink"] >= 1 or sp.frames == len(stream.t_ms)
 
 
 def test_head_rotation_alone_yields_no_event(make_stream) -> None:

@@ -1,0 +1,1 @@
+"""Micro-expression spotting: alignment, AU estimates, adaptive baseline, streaming spotter, emotion."""

@@ -1,0 +1,82 @@
+"""Where an excursion of the spotting score starts and ends, and how the score is formed.
+
+Pure functions on arrays of frame times and scores, used by the spotter when it
+closes an event.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LOW_FRACTION = 0.2  # onset/offset level as a fraction of the event's peak score
+LOW_Z = 2.0  # ... but never below this many sigmas (noise)
+
+
+def _unsmooth(f: float) -> float:
+    """Inverse of the smoothstep 3x^2 - 2x^3 on 0..1."""
+    return 0.5 - math.sin(math.asin(1.0 - 2.0 * min(1.0, max(0.0, f))) / 3.0)
+
+
+def _first_below(scores: np.ndarray, apex: int, level: float, step: int) -> int:
+    """Index of the first sample under `level` walking from the apex (or the last sample)."""
+    j = apex
+    while 0 <= j + step < len(scores) and scores[j + step] >= level:
+        j += step
+    return j + step if 0 <= j + step < len(scores) else j
+
+
+def crossing(times: np.ndarray, scores: np.ndarray, apex: int, level: float, step: int) -> float:
+    """Time the score crosses `level` walking from the apex (step -1: back, +1: forward)."""
+    k = _first_below(scores, apex, level, step)
+    j = k - step
+    if scores[k] >= level or not 0 <= j < len(scores):
+        return float(times[k])
+    frac = (scores[j] - level) / (scores[j] - scores[k]) if scores[j] != scores[k] else 0.0
+    return float(times[j] + frac * (times[k] - times[j]))
+
+
+def event_extent(times: np.ndarray, scores: np.ndarray, apex: int) -> tuple[float, float]:
+    """Onset and offset times (ms) of the excursion around `apex`.
+
+    The score is measured where it crosses a low and a middle level on each
+    flank, and the flank is extrapolated back to zero assuming a smoothstep
+    ramp (how facial actions rise and fall). This makes the extent independent
+    of the intensity and of the frame rate, where a fixed threshold would make
+    subtle events look short.
+    """
+    peak = float(scores[apex])
+    lo = max(LOW_Z, LOW_FRACTION * peak)
+    hi = max(0.5 * peak, min(0.9 * peak, lo + 0.25 * peak))
+    f_lo, f_hi = lo / peak, hi / peak
+    x_lo, x_hi = _unsmooth(f_lo), _unsmooth(f_hi)
+    ends = []
+    for step in (-1, 1):
+        t_lo = crossing(times, scores, apex, lo, step)
+        t_hi = crossing(times, scores, apex, hi, step)
+        ends.append(t_lo - (t_hi - t_lo) * x_lo / (x_hi - x_lo) if x_hi > x_lo else t_lo)
+    return min(ends[0], float(times[apex])), max(ends[1], float(times[apex]))
+
+
+def nearest(times: np.ndarray, t: float, lo: int = 0, hi: int | None = None) -> int:
+    """Index of the frame nearest to time t, within lo..hi."""
+    hi = len(times) - 1 if hi is None else hi
+    j = int(np.searchsorted(times, t))
+    best = min((k for k in (j - 1, j) if lo <= k <= hi), key=lambda k: abs(times[k] - t), default=None)
+    if best is None:
+        return lo if t < times[lo] else hi
+    return best
+
+
+def combined_score(z: np.ndarray) -> float:
+    """The strongest z-score, or more when several AUs move together.
+
+    Noise rarely lifts two or three estimates at once; an expression usually
+    moves several, so the root-mean-square of the top three (scaled so three
+    equal z-scores of t score 1.22 t) may cross the threshold first.
+    """
+    top = np.sort(np.maximum(z, 0.0))[-3:]
+    return float(max(top[-1], np.sqrt((top * top).sum() / 2.0)))
+
+

@@ -1,0 +1,39 @@
+"""Onset/offset from the score's flanks, and the combined score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.spotting.extent import combined_score, event_extent, nearest
+
+from .conftest import smooth_bump
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0, 200.0])
+@pytest.mark.parametrize("peak", [6.0, 40.0])
+def test_extent_of_a_smoothstep_bump_is_recovered_whatever_its_height(fps, peak) -> None:
+    t = np.arange(0, 2000, 1000 / fps)
+    onset, duration = 700.0, 300.0
+    scores = peak * smooth_bump(t, onset, duration)
+    t_on, t_off = event_extent(t, scores, int(np.argmax(scores)))
+    tol = max(1000 / fps * 0.5, 10.0)
+    assert t_on == pytest.approx(onset, abs=tol)
+    assert t_off == pytest.approx(onset + duration, abs=tol)
+
+
+def test_nearest_frame_within_bounds() -> None:
+    t = np.array([0.0, 10.0, 20.0, 30.0])
+    assert nearest(t, 12.0) == 1
+    assert nearest(t, 16.0) == 2
+    assert nearest(t, -50.0) == 0
+    assert nearest(t, 29.0, hi=2) == 2
+    assert nearest(t, 1.0, lo=1) == 1
+
+
+def test_combined_score_rewards_agreement_not_noise() -> None:
+    assert combined_score(np.array([6.0, 0.0, -3.0])) == pytest.approx(6.0)
+    together = combined_score(np.array([5.0, 5.0, 5.0, 0.0]))
+    assert together == pytest.approx(5.0 * np.sqrt(1.5))
+    assert together > 6.0
+    assert combined_score(np.array([-1.0, -2.0])) == 0.0
