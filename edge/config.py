@@ -68,6 +68,7 @@ class SpottingConfig:
     max_macro_ms: float = _f(4000.0, "Longest macro expression in ms; longer excursions re-baseline.")
     threshold: float = _f(7.0, "Onset threshold in robust standard deviations (MAD units) above the neutral baseline.")
     baseline_s: float = _f(3.0, "Length of the rolling neutral baseline window in seconds.")
+    flow: bool = _f(True, "Add optical flow in facial regions (aligned face, against a neutral reference) to the landmark AUs.")
 
 
 @dataclass(frozen=True)

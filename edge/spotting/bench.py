@@ -1,9 +1,11 @@
 """Per-frame cost of the spotter: ``python -m edge.spotting.bench [--fps 120] [--seconds 30]``.
 
 Feeds a landmark stream (a real neutral face from the generator's identities,
-landmark jitter, a smile every few seconds) through Spotter.update and prints
-microseconds per frame, split into alignment + features and the rest. No
-camera, no models: the number to compare with the landmark model's ms/frame.
+landmark jitter, a smile every few seconds) with the identity's photo (pixel
+noise, so the optical flow has work to do) through Spotter.update and prints
+microseconds per frame, split into alignment + features, the region optical
+flow, and the rest. No camera, no models: the number to compare with the
+landmark model's ms/frame.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import numpy as np
 from edge.config import SpottingConfig
 from edge.spotting.align import Aligner
 from edge.spotting.features import FeatureExtractor
+from edge.spotting.flow import FlowChannel
 from edge.spotting.spotter import Spotter
 
 
 def stream(fps: float, seconds: float, seed: int = 0) -> list[tuple[SimpleNamespace, SimpleNamespace]]:
     from edge.synth.faces import load_identity
 
-    neutral = np.asarray(load_identity("astronaut").landmarks, dtype=np.float64)
+    identity = load_identity("astronaut")
+    neutral = np.asarray(identity.landmarks, dtype=np.float64)
     neutral = np.column_stack([neutral, np.zeros(len(neutral))])
     iod = float(np.linalg.norm(neutral[263] - neutral[33]))
     rng = np.random.default_rng(seed)
+    photo = identity.image.astype(np.int16)
+    images = [np.clip(photo + rng.normal(0.0, 3.0, photo.shape), 0, 255).astype(np.uint8) for _ in range(8)]
     out = []
     for i in range(int(fps * seconds)):
         t_ms = i * 1000.0 / fps
@@ -36,7 +42,7 @@ def stream(fps: float, seconds: float, seed: int = 0) -> list[tuple[SimpleNamesp
             a = np.sin(np.pi * phase / 300.0) ** 2
             lm[[61, 291], 1] -= a * 0.03 * iod
         t_ns = int(t_ms * 1e6)
-        out.append((SimpleNamespace(t_ns=t_ns, index=i),
+        out.append((SimpleNamespace(t_ns=t_ns, index=i, image=images[i % len(images)]),
                     SimpleNamespace(face=True, landmarks=lm.astype(np.float32), pose=(0.0, 0.0, 0.0), emotion=None)))
     return out
 
@@ -59,9 +65,15 @@ def main() -> None:
     for _, res in frames:
         fx.of_rows(aligner.align(res.landmarks, rows=fx.landmarks).points)
     part = time.perf_counter() - t1
+    flow = FlowChannel(fx.landmarks, fx.weights)
+    t2 = time.perf_counter()
+    for frame, res in frames:
+        flow.update(frame.t_ns / 1e6, frame.image, res.landmarks)
+    flow_s = time.perf_counter() - t2
     n = len(frames)
     print(f"spotter: {total / n * 1e6:.0f} us/frame over {n} frames at {args.fps:g} fps "
-          f"(align + features {part / n * 1e6:.0f} us/frame); {events} events")
+          f"(align + features {part / n * 1e6:.0f} us/frame, region flow {flow_s / n * 1e6:.0f} us/frame "
+          f"where computed); {events} events")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from edge.spotting.baseline import Baseline
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, crossing, event_extent, nearest
 from edge.spotting.emotion import classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
+from edge.spotting.flow import FlowChannel
+from edge.spotting.flow_aus import flow_intensities
 from edge.spotting.gates import Gates
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,18 @@ SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at
 TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
+FLOW_NOISE_FLOOR = 0.0008  # smallest robust sigma of a flow AU estimate, IOD units
+FLOW_FULL_SCALE = 0.02  # flow AU displacement (IOD) read as full intensity
+FLOW_WEIGHT = 1.0
+INTENSITY_MODE = 0
+FLOW_DRIFT_MS = 600.0  # flow alone above threshold this long, landmarks calm: a stale reference
+PROFILE_EXTENT = 1
+PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
+
+
+def fuse(z_landmarks: np.ndarray, z_flow: np.ndarray) -> np.ndarray:
+    """One z-score per AU from the landmark and the flow estimate."""
+    return np.maximum(z_landmarks, FLOW_WEIGHT * z_flow)
 
 
 @dataclass(slots=True)
@@ -71,6 +85,8 @@ class _Sample:
     blink: bool = False
     talking: bool = False
     mouth_open: bool = False
+    z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
+    fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
 
 
 def utc_iso(dt: datetime) -> str:
@@ -95,7 +111,7 @@ class Spotter:
         self._pipeline: Any = None
         self._anchor: tuple[datetime, int] | None = None
         self.frames = 0
-        self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0}
+        self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0, "flow_drift": 0}
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -103,8 +119,11 @@ class Spotter:
     def reset(self) -> None:
         """Forget the subject: new reference shape and baseline on the next face."""
         self._aligner: Aligner | None = None
+        n = len(AU_NAMES)
+        self._flow = FlowChannel(self._fx.landmarks, self._fx.weights) if self.cfg.flow else None
+        floor = np.concatenate([np.full(n, NOISE_FLOOR), np.full(n, FLOW_NOISE_FLOOR)])
         self._baseline = Baseline(
-            len(AU_NAMES), self.cfg.baseline_s * 1000.0, NOISE_FLOOR, min_ms=min(500.0, self.cfg.baseline_s * 500.0)
+            2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(500.0, self.cfg.baseline_s * 500.0)
         )
         self._gates = Gates()
         self._history: deque[_Sample] = deque()
@@ -117,6 +136,7 @@ class Spotter:
         self._recent: deque[tuple[float, np.ndarray]] = deque()
         self._last_cnn_ms = -np.inf
         self._pending: list[tuple[float, Event, float, float]] = []
+        self._drift_since: float | None = None
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -162,21 +182,33 @@ class Spotter:
         if self._aligner is None:
             self._aligner = Aligner(res.landmarks)
         aligned = self._aligner.align(res.landmarks, rows=self._fx.landmarks)
-        f, t_mid = self._smooth(t_ms, self._fx.of_rows(aligned.points))
+        n = len(AU_NAMES)
+        image = getattr(frame, "image", None)
+        use_flow = self._flow is not None and image is not None
+        flow = self._flow.update(t_ms, image, res.landmarks) if use_flow else np.zeros(n)  # type: ignore[union-attr]
+        f, t_mid = self._smooth(t_ms, np.concatenate([self._fx.of_rows(aligned.points), flow]))
         base = self._baseline
         raw = f - base.median
-        disp = self._fx.decouple(raw)
-        z = disp / base.sigma
+        disp = self._fx.decouple(raw[:n])
+        z = disp / base.sigma[:n]
+        fdisp = raw[n:] if use_flow else None
+        z_landmarks = z
+        if fdisp is not None:
+            z = fuse(z, fdisp / base.sigma[n:])
         speed = self._head_speed(t_ms, aligned.rotation)
         unreliable = aligned.residual > RESIDUAL_MAX
-        div = self._gates.update(t_ms, raw, speed, base.sigma)
-        score = combined_score(z / div) if base.ready else 0.0
+        div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
+        zc = z / div
+        score = combined_score(zc) if base.ready else 0.0
+        if fdisp is not None and base.ready:
+            self._check_flow_drift(t_ms, score, combined_score(z_landmarks / div))
         s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
-                    self._gates.talking, self._gates.talk.mouth_open)
+                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp)
         self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
+            self._calm(s)
             self._remember(s)
             self._note_cnn_neutral(s)
             return []
@@ -226,8 +258,13 @@ class Spotter:
             if s.score < thr * 0.5 and not (s.unreliable or s.blink or s.talking):
                 self._baseline.add(s.t_ms, f)
                 self._note_cnn_neutral(s)
+                self._calm(s)
+            elif self._flow is not None:
+                self._flow.interrupt()
             self._remember(s)
             return []
+        if self._flow is not None:
+            self._flow.interrupt()
         self._event.append(s)
         self._peak = max(self._peak, s.score)
         level = max(LOW_Z, LOW_FRACTION * self._peak)
@@ -259,6 +296,8 @@ class Spotter:
         scores = np.array([x.score for x in frames])
         times = np.array([x.t_ms for x in frames])
         apex = n_pre + int(np.argmax(scores[n_pre:]))
+        if PROFILE_EXTENT:
+            scores = self._profile(frames, apex, scores)
         peak = scores[apex]
         t_on, t_off = event_extent(np.array([x.t_mid for x in frames]), scores, apex)
         on = nearest(times, t_on, hi=apex)
@@ -288,6 +327,22 @@ class Spotter:
         ev = self._record(frames, on, apex, off, duration, kind)
         return ev, frames[on].t_ms, frames[off].t_ms, any(x.mouth_open for x in span)
 
+    @staticmethod
+    def _profile(frames: list[_Sample], apex: int, scores: np.ndarray) -> np.ndarray:
+        """The score restricted to the AUs that carry the apex.
+
+        Where the event starts and ends is where its own actions rise and fall;
+        another action just before or after (a mouth settling after a jaw drop)
+        must not stretch it.
+        """
+        za = frames[apex].z
+        if za is None or not np.isfinite(za).any():
+            return scores
+        za = np.where(np.isfinite(za), za, 0.0)
+        keep = za >= PROFILE_SHARE * za.max()
+        return np.array([combined_score(np.where(keep, np.nan_to_num(x.z, posinf=0.0), 0.0)) if x.z is not None
+                         else sc for x, sc in zip(frames, scores)])
+
     def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
         """Why a candidate is not an expression, or "" if it is one.
 
@@ -308,9 +363,11 @@ class Spotter:
     def _record(self, frames: list[_Sample], on: int, apex: int, off: int, duration: float, kind: str) -> Event:
         top = frames[apex]
         # Apex intensities: mean displacement over the frames near the peak (less noise).
-        near = [x.disp for x in frames[on:off + 1] if x.score >= 0.8 * top.score]
-        disp = np.mean(near, axis=0) if near else top.disp
-        intensity = self._fx.intensities(disp)
+        near = [x for x in frames[on:off + 1] if x.score >= 0.8 * top.score] or [top]
+        intensity = self._fx.intensities(np.mean([x.disp for x in near], axis=0))
+        if all(x.fdisp is not None for x in near):
+            flow = flow_intensities(np.mean([x.fdisp for x in near], axis=0), self._baseline.sigma[len(AU_NAMES):])
+            intensity = flow if INTENSITY_MODE == 0 else np.maximum(intensity, flow) if INTENSITY_MODE == 1 else 0.5 * (flow + intensity)
         cnn = self._cnn_at(frames[on:off + 1], top.t_ms)
         emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral)
         pose = top.pose
@@ -364,6 +421,38 @@ class Spotter:
             s.emotion = self._pipeline.classify_emotion(frame, res)
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
+
+    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
+        """Renew a stale flow reference.
+
+        The reference is renewed only on calm frames, and a frame is calm only
+        if the flow agrees; when the face's rest appearance changes (the mouth
+        settles differently after talking, the lighting shifts) the flow would
+        hold the score up for good. Flow alone above threshold for longer than
+        any micro expression while the landmarks stay calm is such a drift: the
+        reference is renewed on the spot and the excursion dropped.
+        """
+        thr = self.cfg.threshold
+        if landmark_score >= 0.5 * thr or score < thr:
+            self._drift_since = None
+            return
+        if self._drift_since is None:
+            self._drift_since = t_ms
+        if t_ms - self._drift_since < FLOW_DRIFT_MS:
+            return
+        assert self._flow is not None
+        self._flow.renew(t_ms)
+        self._drift_since = None
+        if self._event:
+            self.rejected["flow_drift"] += 1
+            log.debug("flow drifted from its reference for %.0f ms: renewed", FLOW_DRIFT_MS)
+            self._event = []
+            self._below_since = None
+
+    def _calm(self, s: _Sample) -> None:
+        """A neutral frame: the flow reference may be renewed from it."""
+        if self._flow is not None and not (s.unreliable or s.blink or s.talking):
+            self._flow.calm(s.t_ms)
 
     def _remember(self, s: _Sample) -> None:
         self._history.append(s)

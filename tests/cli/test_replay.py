@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
+
+from fixtures.footage import write_truncated_avi
 
 
 def microexpr(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -26,17 +26,6 @@ def test_replay_writes_results_and_summary(head_motion_clip, tmp_path):
     assert "60 frames" in r.stdout and "face found on 100.0%" in r.stdout and "fps on litert" in r.stdout
 
 
-def _truncated_avi(path):
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
-    rng = np.random.default_rng(1)
-    for _ in range(40):
-        w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    return path
-
-
 def _put(path, data: bytes):
     path.write_bytes(data)
     return path
@@ -48,7 +37,7 @@ def _put(path, data: bytes):
         ("missing", lambda d: d / "nope.mp4", "no such file"),
         ("zero-byte", lambda d: _put(d / "z.mp4", b""), "empty file"),
         ("text", lambda d: _put(d / "t.mp4", b"not video " * 100), "not a readable video"),
-        ("truncated", lambda d: _truncated_avi(d / "cut.avi"), "truncated"),
+        ("truncated", lambda d: write_truncated_avi(d / "cut.avi", frames=40), "truncated"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, name, make, expect):

@@ -27,7 +27,7 @@ def test_ring_push_allocates_nothing_per_frame():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert ring.crops.ctypes.data == buf
-    # One 192x192 crop copy alone would be 110 KB; the whole loop stays far below that.
+    # One 160x160 crop copy alone would be 77 KB; the whole loop stays far below that.
     assert peak - base < 20_000, peak - base
     assert ring.index.max() == 199 and sorted(ring.index.tolist()) == list(range(136, 200))
     assert ring.span(150, 160).tolist() == [int(np.nonzero(ring.index == i)[0][0]) for i in range(150, 161)]

@@ -10,7 +10,7 @@ from edge.config import SourceConfig
 from edge.errors import SourceError
 from edge.sources import open_source
 from edge.sources.video import VideoFileSource
-from fixtures.footage import write_head_motion_clip
+from fixtures.footage import write_head_motion_clip, write_truncated_avi
 
 
 def test_120fps_timestamps_come_from_the_container(head_motion_clip_120):
@@ -69,15 +69,7 @@ def test_bad_files_one_clear_error(tmp_path, make, expect):
 
 
 def test_truncated_avi_yields_good_frames_then_fails(tmp_path):
-    p = tmp_path / "cut.avi"
-    w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    w.release()
-    data = p.read_bytes()
-    p.write_bytes(data[: len(data) // 2])
-    src = VideoFileSource(p)
+    src = VideoFileSource(write_truncated_avi(tmp_path / "cut.avi"))
     got = []
     with pytest.raises(SourceError, match="truncated"):
         for f in src.frames():

@@ -1,0 +1,97 @@
+"""Region optical flow on a real face photo (scikit-image's astronaut) warped by known motions."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.spotting.features import AU_INDEX, FeatureExtractor, L_BROW_INNER, L_BROW_OUTER, R_BROW_INNER, R_BROW_OUTER
+from edge.spotting.flow import FaceFlow, FlowChannel
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[:, :, :3])
+
+
+def warp(image: np.ndarray, centres: np.ndarray, shift: tuple[float, float], radius: float) -> np.ndarray:
+    """Move the skin around `centres` by `shift` pixels (Gaussian falloff), like a muscle would."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    weight = np.zeros((h, w), np.float32)
+    for cx, cy in centres:
+        weight = np.maximum(weight, np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2)))
+    # Backward map: the output pixel at p shows the input at p - shift.
+    weight = weight.astype(np.float32)
+    return cv2.remap(image, xx - np.float32(shift[0]) * weight, yy - np.float32(shift[1]) * weight, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
+
+
+def flow_aus(image0: np.ndarray, image1: np.ndarray, lm0: np.ndarray, lm1: np.ndarray) -> np.ndarray:
+    fx = FeatureExtractor()
+    ff = FaceFlow(fx.landmarks)
+    ff.set_reference(*ff.crop(image0, lm0))
+    grey, _ = ff.crop(image1, lm1)
+    d = ff.measure(grey)
+    assert d is not None
+    return fx.weights @ d.ravel()
+
+
+def test_brow_raise_warp_yields_positive_brow_flow(face, neutral_landmarks) -> None:
+    lm = neutral_landmarks
+    iod = float(np.linalg.norm(lm[263, :2] - lm[33, :2]))
+    brows = lm[list(R_BROW_INNER + L_BROW_INNER + R_BROW_OUTER + L_BROW_OUTER), :2]
+    lift = 0.03 * iod  # a subtle brow raise: 3 % of the eye distance
+    raised = warp(face, brows, (0.0, -lift), radius=0.12 * iod)
+    au = flow_aus(face, raised, lm, lm)
+    for name in ("AU1", "AU2"):
+        assert au[AU_INDEX[name]] > 0.5 * 0.03, (name, au[AU_INDEX[name]])
+    # The mouth did not move.
+    for name in ("R12", "L12", "AU15", "AU20", "AU25", "AU26"):
+        assert abs(au[AU_INDEX[name]]) < 0.005, (name, au[AU_INDEX[name]])
+
+
+def test_unaligned_head_translation_is_removed_by_nose_anchoring(face, neutral_landmarks) -> None:
+    # The face moves 3 px but the landmarks (and so the crop) do not follow:
+    # every region's flow is the same translation, which the nose anchor cancels.
+    shifted = cv2.warpAffine(face, np.float32([[1, 0, 3.0], [0, 1, -2.0]]), (face.shape[1], face.shape[0]),
+                             borderMode=cv2.BORDER_REFLECT)
+    au = flow_aus(face, shifted, neutral_landmarks, neutral_landmarks)
+    assert np.max(np.abs(au)) < 0.004, dict(zip(AU_INDEX, np.round(au, 4)))
+    raw = FaceFlow(FeatureExtractor().landmarks)
+    raw.set_reference(*raw.crop(face, neutral_landmarks))
+    grey, _ = raw.crop(shifted, neutral_landmarks)
+    d = raw._dis.calc(raw._ref, grey, None)
+    assert np.median(np.abs(d[..., 0])) > 0.5  # the raw flow did see the translation
+
+
+def test_aligned_head_translation_and_scale_yield_no_motion(face, neutral_landmarks) -> None:
+    m = np.float32([[1.1, 0, -20.0], [0, 1.1, 12.0]])
+    moved = cv2.warpAffine(face, m, (face.shape[1], face.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    lm1 = neutral_landmarks.copy()
+    lm1[:, :2] = neutral_landmarks[:, :2] @ m[:, :2].T + m[:, 2]
+    au = flow_aus(face, moved, neutral_landmarks, lm1)
+    assert np.max(np.abs(au)) < 0.004, dict(zip(AU_INDEX, np.round(au, 4)))
+
+
+def test_channel_keeps_its_reference_until_a_calm_run_renews_it(face, neutral_landmarks) -> None:
+    fx = FeatureExtractor()
+    ch = FlowChannel(fx.landmarks, fx.weights)
+    assert not np.any(ch.update(0.0, face, neutral_landmarks))  # the first face becomes the reference
+    assert ch.reference_ms == 0.0
+    t = 0.0
+    for _ in range(3):
+        t += 10.0
+        ch.update(t, face, neutral_landmarks)
+        assert not ch.calm(t)  # too soon, and too few calm frames pooled
+    t = 2000.0
+    ch.update(t, face, neutral_landmarks)
+    ch.interrupt()  # an event broke the calm run: the pool starts over
+    assert not ch.calm(t)
+    for k in range(1, 4):
+        ch.update(t + k, face, neutral_landmarks)
+        renewed = ch.calm(t + k)
+    assert renewed and ch.reference_ms == t + 3
