@@ -284,6 +284,6 @@ class Unit:
         if self.controls is not None:
             self.controls.set_analysing(False)
             self.controls.set_faults(set())
-        log.info("unit stopped after %.2f s: %d frames, %d events", time.monotonic() - started,
+        log.info("unit stopped (shutdown took %.2f s): %d frames, %d events", time.monotonic() - started,
                  self.snapshot.frames_processed, self.events_emitted)
         return 0

@@ -80,3 +80,29 @@ def combined_score(z: np.ndarray) -> float:
     return float(max(top[-1], np.sqrt((top * top).sum() / 2.0)))
 
 
+
+
+def fuse(z_landmarks: np.ndarray, z_flow: np.ndarray) -> np.ndarray:
+    """One z-score per AU: the landmark or the flow estimate, whichever sees the action more clearly.
+
+    Each is in its own noise units, so the larger z is the better measurement;
+    the flow sees small skin motion the landmark model damps, the landmarks
+    keep working where the flow is confused (strong blur, occlusion).
+    """
+    return np.maximum(z_landmarks, z_flow)
+
+
+def apex_profile(zs: list[np.ndarray | None], apex: int, scores: np.ndarray, share: float) -> np.ndarray:
+    """The score restricted to the AUs that carry the apex (within `share` of its strongest z).
+
+    Where the event starts and ends is where its own actions rise and fall;
+    another action just before or after (a mouth settling after a jaw drop)
+    must not stretch it. Frames without z-scores keep their score.
+    """
+    za = zs[apex]
+    if za is None or not np.isfinite(za).any():
+        return scores
+    za = np.where(np.isfinite(za), za, 0.0)
+    keep = za >= share * za.max()
+    return np.array([combined_score(np.where(keep, np.nan_to_num(z, posinf=0.0), 0.0)) if z is not None else sc
+                     for z, sc in zip(zs, scores)])

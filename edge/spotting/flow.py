@@ -6,24 +6,23 @@ warped to an eye-levelled grey crop (the similarity transform fitted on the
 same stable points as align.py), and dense optical flow (OpenCV DIS) is taken
 from a neutral reference crop to it. The flow is read at the reference
 positions of the landmarks the AU estimates use, and the mean flow over the
-nose bridge is subtracted (nose anchoring: what is left of head motion after
-the alignment moves the nose too; expressions barely do). The result is a
+nose dorsum and tip is subtracted (nose anchoring: what is left of head motion
+after the alignment moves the nose too; expressions barely do). The result is a
 displacement per landmark in inter-ocular-distance units, which the same AU
 weights as features.py turn into AU estimates (OF-FD / MDMD family).
 
 Measuring against a reference, not frame to frame, keeps a slow onset from
-vanishing in the noise of each frame step. The spotter refreshes the reference
-while no event is under way, so drift (lighting, slow head turns) stays short.
+vanishing in the noise of each frame step. The reference is renewed from calm
+frames while no event is under way (and when it has gone stale), so drift
+(lighting, slow head turns, the mouth's rest after speech) stays short.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from edge.spotting.align import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, STABLE_POINTS, umeyama
+from edge.spotting.align import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, STABLE_POINTS
 
 # Nose dorsum and tip: rigid with the skull, the flow anchor (the bridge
 # between the eyes moves with the brows).
@@ -34,13 +33,17 @@ EYES_AT = (0.5, 0.3)  # where the midpoint between the eyes sits, as crop fracti
 SMOOTH_PX = 5  # box filter over the flow before it is read at the landmarks
 
 
-@dataclass(frozen=True, slots=True)
-class FlowSample:
-    """One frame's flow reading: per-landmark displacement (IOD units) from the reference."""
-
-    displacement: np.ndarray  # (k, 3): x, y in the eye-levelled face frame, z = 0
-    crop: np.ndarray  # (CROP_PX, CROP_PX) uint8 grey aligned face of this frame
-    points: np.ndarray  # (k, 2) this frame's landmark positions in the crop
+def similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 2-D similarity src -> dst as a 2x3 matrix (closed form; no SVD needed in 2-D)."""
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s0, d0 = src - mu_s, dst - mu_d
+    norm = float((s0 * s0).sum())
+    if norm <= 0:
+        raise ValueError("similarity_2d: source points coincide")
+    a = float((s0 * d0).sum()) / norm
+    b = float((s0[:, 0] * d0[:, 1] - s0[:, 1] * d0[:, 0]).sum()) / norm
+    rs = np.array([[a, -b], [b, a]])
+    return np.hstack([rs, (mu_d - rs @ mu_s)[:, None]])
 
 
 class FaceFlow:
@@ -81,13 +84,12 @@ class FaceFlow:
         if self._template is None:
             self._fit_template(xy)
         assert self._template is not None
-        sim = umeyama(xy[STABLE_POINTS], self._template)
-        m = np.hstack([sim.scale * sim.rotation, sim.translation[:, None]]).astype(np.float64)
+        m = similarity_2d(xy[STABLE_POINTS], self._template)
         # Crop the colour image first, then grey: converting the whole frame costs more.
         patch = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY) if patch.ndim == 3 else patch
-        pts = sim.apply(xy[self._read])
+        pts = xy[self._read] @ m[:, :2].T + m[:, 2]
         return grey, pts
 
     def set_reference(self, grey: np.ndarray, points: np.ndarray) -> None:
@@ -110,6 +112,8 @@ class FaceFlow:
 
 
 REFRESH_MS = 1000.0  # the reference is renewed at most this often, from calm frames
+DRIFT_MS = 700.0  # flow alone keeping frames from calm this long (landmarks calm): a stale reference
+DRIFT_LANDMARKS = 0.7  # ... "landmarks calm": their score under this share of the threshold
 POOL = 4  # calm crops averaged into a reference (less pixel noise than one frame)
 INTERVAL_MS = 0.0  # flow is computed at most this often (the last estimate holds in between)
 DIS_FINEST_SCALE = 1  # DIS pyramid level the flow stops at (0 = full crop resolution)
@@ -137,6 +141,7 @@ class FlowChannel:
         self.reference_ms = -np.inf
         self._computed_ms = -np.inf
         self._last = np.zeros(len(self.weights))
+        self._drift_since: float | None = None
 
     def update(self, t_ms: float, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         if t_ms - self._computed_ms < INTERVAL_MS:
@@ -162,6 +167,27 @@ class FlowChannel:
         points = np.mean([p for _, p in self._pool], axis=0)
         self.flow.set_reference(grey, points)
         self._refreshed_ms = self.reference_ms = t_ms
+        return True
+
+    def drifted(self, t_ms: float, score: float, landmark_score: float, threshold: float, blinking: bool) -> bool:
+        """Renew a stale reference; True when it was (the spotter drops the excursion).
+
+        The reference is renewed only on calm frames, and a frame is calm only
+        if the flow agrees; when the face's rest appearance changes (the mouth
+        settles differently after talking, the lighting shifts) the flow would
+        hold the score up for good. Flow alone keeping the frames from being
+        calm for longer than any micro expression (blinks aside) while the
+        landmarks stay calm is such a drift.
+        """
+        if landmark_score >= DRIFT_LANDMARKS * threshold or (score < 0.5 * threshold and not blinking):
+            self._drift_since = None
+            return False
+        if self._drift_since is None:
+            self._drift_since = t_ms
+        if t_ms - self._drift_since < DRIFT_MS:
+            return False
+        self.renew(t_ms)
+        self._drift_since = None
         return True
 
     def renew(self, t_ms: float) -> None:

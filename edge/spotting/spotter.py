@@ -1,9 +1,10 @@
 """The streaming micro-expression spotter: landmarks in, finished events out.
 
 Per frame: align the landmarks to the subject's neutral shape, compute the AU
-estimates, compare them with the adaptive baseline (z-scores in robust sigmas),
-mask what blinks, talking and head motion contaminate, and run a small state
-machine on the strongest remaining z-score:
+estimates from the landmarks and from optical flow in facial regions (flow.py),
+compare each with its adaptive baseline (z-scores in robust sigmas), keep the
+clearer of the two per AU, mask what blinks, talking and head motion
+contaminate, and run a small state machine on the strongest remaining z-score:
 
     IDLE --score >= threshold--> ACTIVE --score < low level--> CLOSING
     CLOSING --stays low for confirm_ms--> emit (micro/macro by duration)
@@ -34,7 +35,8 @@ from edge.errors import InputError
 from edge.events.record import Event
 from edge.spotting.align import Aligner, rotation_angle_deg
 from edge.spotting.baseline import Baseline
-from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, crossing, event_extent, nearest
+from edge.spotting.extent import (LOW_FRACTION, LOW_Z, apex_profile, combined_score, crossing, event_extent, fuse,
+                                  nearest)
 from edge.spotting.emotion import classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import FlowChannel
@@ -55,18 +57,11 @@ SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at
 TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
-FLOW_NOISE_FLOOR = 0.0008  # smallest robust sigma of a flow AU estimate, IOD units
-FLOW_FULL_SCALE = 0.02  # flow AU displacement (IOD) read as full intensity
-FLOW_WEIGHT = 1.0
-INTENSITY_MODE = 0
-FLOW_DRIFT_MS = 600.0  # flow alone above threshold this long, landmarks calm: a stale reference
-PROFILE_EXTENT = 1
+FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD units (reference drift included)
+POST_TALK_MS = 150.0  # after talking, the flow reference is renewed once the landmarks are calm this long
+WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
+CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
-
-
-def fuse(z_landmarks: np.ndarray, z_flow: np.ndarray) -> np.ndarray:
-    """One z-score per AU from the landmark and the flow estimate."""
-    return np.maximum(z_landmarks, FLOW_WEIGHT * z_flow)
 
 
 @dataclass(slots=True)
@@ -111,7 +106,8 @@ class Spotter:
         self._pipeline: Any = None
         self._anchor: tuple[datetime, int] | None = None
         self.frames = 0
-        self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0, "flow_drift": 0}
+        self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
+                                         "flow_drift": 0}
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -123,7 +119,7 @@ class Spotter:
         self._flow = FlowChannel(self._fx.landmarks, self._fx.weights) if self.cfg.flow else None
         floor = np.concatenate([np.full(n, NOISE_FLOOR), np.full(n, FLOW_NOISE_FLOOR)])
         self._baseline = Baseline(
-            2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(500.0, self.cfg.baseline_s * 500.0)
+            2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(WARMUP_MS, self.cfg.baseline_s * 500.0)
         )
         self._gates = Gates()
         self._history: deque[_Sample] = deque()
@@ -136,7 +132,8 @@ class Spotter:
         self._recent: deque[tuple[float, np.ndarray]] = deque()
         self._last_cnn_ms = -np.inf
         self._pending: list[tuple[float, Event, float, float]] = []
-        self._drift_since: float | None = None
+        self._talked = False
+        self._quiet_since: float | None = None
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -200,8 +197,10 @@ class Spotter:
         div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
         zc = z / div
         score = combined_score(zc) if base.ready else 0.0
+        landmark_score = combined_score(z_landmarks / div)
         if fdisp is not None and base.ready:
-            self._check_flow_drift(t_ms, score, combined_score(z_landmarks / div))
+            self._check_flow_drift(t_ms, score, landmark_score)
+        self._after_talk(t_ms, landmark_score)
         s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp)
@@ -255,7 +254,7 @@ class Spotter:
                 self._peak = s.score
                 self._below_since = None
                 return []
-            if s.score < thr * 0.5 and not (s.unreliable or s.blink or s.talking):
+            if s.score < thr * CALM_SHARE and not (s.unreliable or s.blink or s.talking):
                 self._baseline.add(s.t_ms, f)
                 self._note_cnn_neutral(s)
                 self._calm(s)
@@ -296,8 +295,7 @@ class Spotter:
         scores = np.array([x.score for x in frames])
         times = np.array([x.t_ms for x in frames])
         apex = n_pre + int(np.argmax(scores[n_pre:]))
-        if PROFILE_EXTENT:
-            scores = self._profile(frames, apex, scores)
+        scores = apex_profile([x.z for x in frames], apex, scores, PROFILE_SHARE)
         peak = scores[apex]
         t_on, t_off = event_extent(np.array([x.t_mid for x in frames]), scores, apex)
         on = nearest(times, t_on, hi=apex)
@@ -320,28 +318,15 @@ class Spotter:
         # of the landmark model at the feet do not stretch it.
         t_mid = np.array([x.t_mid for x in frames])
         width = 2.0 * (crossing(t_mid, scores, apex, 0.5 * peak, 1) - crossing(t_mid, scores, apex, 0.5 * peak, -1))
-        kind = "micro" if min(width, duration) <= self.cfg.max_micro_ms + 0.5 else "macro"
+        # A rise longer than a whole micro expression cannot be one, whatever the width.
+        rise = frames[apex].t_ms - frames[on].t_ms
+        micro = min(width, duration) <= self.cfg.max_micro_ms + 0.5 and rise <= self.cfg.max_micro_ms
+        kind = "micro" if micro else "macro"
         if duration > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
         ev = self._record(frames, on, apex, off, duration, kind)
         return ev, frames[on].t_ms, frames[off].t_ms, any(x.mouth_open for x in span)
-
-    @staticmethod
-    def _profile(frames: list[_Sample], apex: int, scores: np.ndarray) -> np.ndarray:
-        """The score restricted to the AUs that carry the apex.
-
-        Where the event starts and ends is where its own actions rise and fall;
-        another action just before or after (a mouth settling after a jaw drop)
-        must not stretch it.
-        """
-        za = frames[apex].z
-        if za is None or not np.isfinite(za).any():
-            return scores
-        za = np.where(np.isfinite(za), za, 0.0)
-        keep = za >= PROFILE_SHARE * za.max()
-        return np.array([combined_score(np.where(keep, np.nan_to_num(x.z, posinf=0.0), 0.0)) if x.z is not None
-                         else sc for x, sc in zip(frames, scores)])
 
     def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
         """Why a candidate is not an expression, or "" if it is one.
@@ -367,7 +352,7 @@ class Spotter:
         intensity = self._fx.intensities(np.mean([x.disp for x in near], axis=0))
         if all(x.fdisp is not None for x in near):
             flow = flow_intensities(np.mean([x.fdisp for x in near], axis=0), self._baseline.sigma[len(AU_NAMES):])
-            intensity = flow if INTENSITY_MODE == 0 else np.maximum(intensity, flow) if INTENSITY_MODE == 1 else 0.5 * (flow + intensity)
+            intensity = flow  # cleaner than the landmarks' (which drag neighbours along), where there is flow
         cnn = self._cnn_at(frames[on:off + 1], top.t_ms)
         emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral)
         pose = top.pose
@@ -422,30 +407,23 @@ class Spotter:
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
 
-    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
-        """Renew a stale flow reference.
+    def _after_talk(self, t_ms: float, landmark_score: float) -> None:
+        """Speech leaves the mouth at a slightly different rest: renew the flow reference once it is calm."""
+        if self._gates.talking or landmark_score >= 0.5 * self.cfg.threshold:
+            self._talked = self._talked or self._gates.talking
+            self._quiet_since = None
+            return
+        if self._quiet_since is None:
+            self._quiet_since = t_ms
+        if self._talked and self._flow is not None and t_ms - self._quiet_since >= POST_TALK_MS:
+            self._flow.renew(t_ms)
+            self._talked = False
 
-        The reference is renewed only on calm frames, and a frame is calm only
-        if the flow agrees; when the face's rest appearance changes (the mouth
-        settles differently after talking, the lighting shifts) the flow would
-        hold the score up for good. Flow alone above threshold for longer than
-        any micro expression while the landmarks stay calm is such a drift: the
-        reference is renewed on the spot and the excursion dropped.
-        """
-        thr = self.cfg.threshold
-        if landmark_score >= 0.5 * thr or score < thr:
-            self._drift_since = None
-            return
-        if self._drift_since is None:
-            self._drift_since = t_ms
-        if t_ms - self._drift_since < FLOW_DRIFT_MS:
-            return
+    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
         assert self._flow is not None
-        self._flow.renew(t_ms)
-        self._drift_since = None
-        if self._event:
+        if self._flow.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking) and self._event:
             self.rejected["flow_drift"] += 1
-            log.debug("flow drifted from its reference for %.0f ms: renewed", FLOW_DRIFT_MS)
+            log.debug("flow drifted from its reference: renewed, excursion dropped")
             self._event = []
             self._below_since = None
 

@@ -37,3 +37,21 @@ def test_combined_score_rewards_agreement_not_noise() -> None:
     assert together == pytest.approx(5.0 * np.sqrt(1.5))
     assert together > 6.0
     assert combined_score(np.array([-1.0, -2.0])) == 0.0
+
+
+def test_apex_profile_ignores_an_action_that_follows_the_event() -> None:
+    from edge.spotting.extent import apex_profile, combined_score
+
+    # AU 0 rises and falls (the event); AU 1 then rises on its own (the mouth settling).
+    t = np.arange(40, dtype=float)
+    a = np.exp(-((t - 12) ** 2) / 8.0) * 20
+    b = np.where(t > 18, 8.0, 0.0)
+    zs = [np.array([x, y, 0.0]) for x, y in zip(a, b)]
+    scores = np.array([combined_score(z) for z in zs])
+    apex = int(np.argmax(scores))
+    prof = apex_profile(zs, apex, scores, 0.5)
+    assert prof[apex] == scores[apex]
+    assert np.all(prof[25:] < 1.0) and np.all(scores[25:] >= 8.0)
+    # Frames without z-scores keep their score.
+    zs[0] = None
+    assert apex_profile(zs, apex, scores, 0.5)[0] == scores[0]

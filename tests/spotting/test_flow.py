@@ -95,3 +95,36 @@ def test_channel_keeps_its_reference_until_a_calm_run_renews_it(face, neutral_la
         ch.update(t + k, face, neutral_landmarks)
         renewed = ch.calm(t + k)
     assert renewed and ch.reference_ms == t + 3
+
+
+def test_similarity_2d_matches_umeyama() -> None:
+    from edge.spotting.align import umeyama
+    from edge.spotting.flow import similarity_2d
+
+    rng = np.random.default_rng(3)
+    src = rng.normal(0.0, 50.0, (11, 2))
+    ang = np.radians(17.0)
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    dst = 0.6 * src @ rot.T + np.array([40.0, -7.0]) + rng.normal(0.0, 0.5, src.shape)
+    m = similarity_2d(src, dst)
+    ref = umeyama(src, dst)
+    np.testing.assert_allclose(m[:, :2], ref.scale * ref.rotation, atol=1e-9)
+    np.testing.assert_allclose(m[:, 2], ref.translation, atol=1e-7)
+
+
+def test_a_stale_reference_is_renewed_only_when_the_flow_alone_holds_the_score_up(face, neutral_landmarks) -> None:
+    from edge.spotting.flow import DRIFT_MS
+
+    fx = FeatureExtractor()
+    ch = FlowChannel(fx.landmarks, fx.weights)
+    ch.update(0.0, face, neutral_landmarks)
+    thr = 7.0
+    # Flow above half the threshold, landmarks calm: renewed after DRIFT_MS (a blink does not break the run).
+    assert not ch.drifted(100.0, 5.0, 1.0, thr, blinking=False)
+    assert not ch.drifted(300.0, 0.0, 0.0, thr, blinking=True)
+    assert not ch.drifted(100.0 + DRIFT_MS - 1, 5.0, 1.0, thr, blinking=False)
+    assert ch.drifted(100.0 + DRIFT_MS, 5.0, 1.0, thr, blinking=False)
+    assert ch.reference_ms == 100.0 + DRIFT_MS
+    # The landmarks see it too (an expression): never a drift.
+    for t in range(2000, 4000, 100):
+        assert not ch.drifted(float(t), 9.0, 6.0, thr, blinking=False)
