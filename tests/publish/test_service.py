@@ -15,6 +15,7 @@ from paho.mqtt.properties import Properties
 
 from edge.events.outbox import Outbox
 from edge.publish import PublisherService
+from edge.publish.health import HealthSnapshot
 from edge.publish.schemas import validator
 
 EVENT, SESSION, HEALTH, REPLY, DISCOVERY, STATUS = (
@@ -28,8 +29,18 @@ def outbox_for(cfg) -> Outbox:
 
 @pytest.fixture
 def services():
+    """Start a PublisherService, wait until it is connected; all stopped at teardown."""
     made: list[PublisherService] = []
-    yield made
+
+    def start(cfg, ob: Outbox, wait: bool = True, **kw) -> PublisherService:
+        svc = PublisherService(cfg, ob, **kw)
+        made.append(svc)
+        svc.start()
+        if wait:
+            assert svc.wait_connected(5)
+        return svc
+
+    yield start
     for s in made:
         s.stop(2.0)
 
@@ -42,9 +53,7 @@ def test_delivers_in_order_with_bounded_inflight(broker, make_cfg, make_event, s
     for e in events:
         ob.put(e)
     sub = Subscriber(broker, ["microexpr/room-1/#"])
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
+    svc = services(cfg, ob, wait=False)
     assert svc.flush(30)
     assert sub.wait_for(lambda s: len(s.on("microexpr/room-1/events")) == 300, 10)
     got = [json.loads(p) for p in sub.payloads("microexpr/room-1/events")]
@@ -80,10 +89,7 @@ def test_short_outage_resends_everything_unacknowledged(broker, make_cfg, make_e
     cfg = make_cfg(broker.url, device="room-2")
     ob = outbox_for(cfg)
     sub = Subscriber(broker, ["microexpr/room-2/events"])
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, ob)
     for i in range(50):
         ob.put(make_event(i))
     broker.stop()
@@ -124,10 +130,7 @@ def test_commands_through_the_broker(broker, make_cfg, services):
     # a retained command would replay on every (re)subscribe: the unit must ignore it
     watch.client.publish("microexpr/room-1/cmd/start_session", b'{"id": "ghost"}', qos=1,
                          retain=True).wait_for_publish(5)
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, ob)
     reply, _ = request(broker, "microexpr/room-1/cmd/start_session", b'{"id": "int-7"}')
     REPLY.validate(reply)
     assert reply["ok"] and reply["result"]["session"]["id"] == "int-7"
@@ -159,12 +162,9 @@ def test_health_reports_on_interval(broker, make_cfg, make_event, services):
     for i in range(3):
         ob.put(make_event(i))
     sub = Subscriber(broker, ["microexpr/room-1/health"])
-    svc = PublisherService(cfg, ob)
-    svc.snapshot.frames_in, svc.snapshot.frames_processed, svc.snapshot.frames_dropped = 1200, 1190, 10
-    svc.snapshot.camera = "ok"
-    svc.snapshot.latency.add({"detect": 2.0, "mesh": 5.0})
-    services.append(svc)
-    svc.start()
+    snap = HealthSnapshot(frames_in=1200, frames_processed=1190, frames_dropped=10, camera="ok")
+    snap.latency.add({"detect": 2.0, "mesh": 5.0})
+    services(cfg, ob, wait=False, snapshot=snap)
     assert sub.wait_for(lambda s: len(s.on("microexpr/room-1/health")) >= 3, 5)
     reports = [json.loads(p) for p in sub.payloads("microexpr/room-1/health")]
     for r in reports:
@@ -181,9 +181,7 @@ def test_health_reports_on_interval(broker, make_cfg, make_event, services):
 def test_home_assistant_discovery_and_reannounce(broker, make_cfg, services):
     cfg = make_cfg(broker.url, mqtt__homeassistant=True)
     sub = Subscriber(broker, ["homeassistant/device/room-1/config"])
-    svc = PublisherService(cfg, outbox_for(cfg))
-    services.append(svc)
-    svc.start()
+    svc = services(cfg, outbox_for(cfg), wait=False)
     assert sub.wait_for(lambda s: len(s.messages) == 1, 5)
     doc = json.loads(sub.messages[0].payload)
     DISCOVERY.validate(doc)
@@ -206,11 +204,8 @@ def test_acl_refuses_other_devices_topics_and_device_keeps_delivering(broker_fac
     sub = Subscriber(b, ["microexpr/#"], client_id="fleet", username="admin", password="admin-pw")
     cfg = make_cfg(f"mqtt://room-1:pw-1@127.0.0.1:{b.port}")
     ob = outbox_for(cfg)
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
     caplog.set_level(logging.INFO, logger="edge.publish")
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, ob)
     for i in range(3):
         svc.publish_json("microexpr/room-2/events", {"spoof": i})  # another device's topic
     for i in range(20):
@@ -225,9 +220,7 @@ def test_acl_refuses_other_devices_topics_and_device_keeps_delivering(broker_fac
     # a unit whose credentials are for room-1 but which claims to be room-2: every event refused, kept
     cfg2 = make_cfg(f"mqtt://room-1:pw-1@127.0.0.1:{b.port}", device="room-2", mqtt__client_id="impostor")
     ob2 = outbox_for(cfg2)
-    svc2 = PublisherService(cfg2, ob2)
-    services.append(svc2)
-    svc2.start()
+    svc2 = services(cfg2, ob2, wait=False)
     for i in range(5):
         ob2.put(make_event(i))
     deadline = time.monotonic() + 10
@@ -244,9 +237,7 @@ def test_acl_refuses_other_devices_topics_and_device_keeps_delivering(broker_fac
 def test_wrong_password_fails_clearly(broker_factory, tmp_path, make_cfg, services):
     b = broker_factory(secure_conf(tmp_path / "sec", USERS))
     cfg = make_cfg(f"mqtt://room-1:wrong@127.0.0.1:{b.port}")
-    svc = PublisherService(cfg, outbox_for(cfg))
-    services.append(svc)
-    svc.start()
+    svc = services(cfg, outbox_for(cfg), wait=False)
     deadline = time.monotonic() + 5
     while not svc.last_error and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -265,17 +256,13 @@ def test_tls_with_server_verification_and_a_wrong_ca(broker_factory, tmp_path, m
                    mqtt__ca_file=str(tls.ca))
     ob = outbox_for(cfg)
     ob.put(make_event(1))
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
+    svc = services(cfg, ob, wait=False)
     assert svc.flush(10)
     assert sub.wait_for(lambda s: len(s.messages) == 1, 5)
 
     bad_cfg = make_cfg(f"mqtts://127.0.0.1:{tls_port}", device="room-2", mqtt__username="room-2",
                        mqtt__password="pw-2", mqtt__ca_file=str(wrong.ca))
-    bad = PublisherService(bad_cfg, outbox_for(bad_cfg))
-    services.append(bad)
-    bad.start()
+    bad = services(bad_cfg, outbox_for(bad_cfg), wait=False)
     deadline = time.monotonic() + 5
     while not bad.last_error and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -286,19 +273,13 @@ def test_tls_with_server_verification_and_a_wrong_ca(broker_factory, tmp_path, m
 
 def test_client_uses_mqtt5_persistent_session(broker, make_cfg, services):
     cfg = make_cfg(broker.url, mqtt__session_expiry_s=600)
-    svc = PublisherService(cfg, outbox_for(cfg))
-    services.append(svc)
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, outbox_for(cfg))
     svc.stop(5)
     log = broker.log.read_text()
     # mosquitto logs the CONNECT flags: c0 = clean start off; p5 = MQTT 5; k = keep-alive
     line = next(l for l in log.splitlines() if "New client connected" in l and "microexpr-room-1" in l)
     assert "p5" in line and "c0" in line and f"k{cfg.mqtt.keepalive_s}" in line
-    svc2 = PublisherService(cfg, outbox_for(cfg))
-    services.append(svc2)
-    svc2.start()
-    assert svc2.wait_connected(5)
+    svc2 = services(cfg, outbox_for(cfg))
     time.sleep(0.2)
     assert svc2.connects == 1
     assert mqtt.MQTTv5 == svc2._client.protocol
@@ -312,10 +293,7 @@ def test_1000_events_across_a_30_s_broker_outage(broker, make_cfg, make_event, s
     cfg = make_cfg(broker.url, device="room-3")
     ob = outbox_for(cfg)
     sub = Subscriber(broker, ["microexpr/room-3/events"], client_id="fleet-persistent")
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, ob)
     put_ids: list[str] = []
 
     def produce() -> None:  # 1,000 events over ~36 s, the spotter's pace in a lively interview
@@ -350,15 +328,12 @@ def test_1000_events_across_a_30_s_broker_outage(broker, make_cfg, make_event, s
 
 
 def test_device_loop_health_replaces_the_services_own(broker, make_cfg, services):
-    from edge.publish.health import HealthSnapshot, build_health
+    from edge.publish.health import build_health
 
     cfg = make_cfg(broker.url, mqtt__health_interval_s=0.3)
     ob = outbox_for(cfg)
     sub = Subscriber(broker, ["microexpr/room-1/health"])
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
-    assert svc.wait_connected(5)
+    svc = services(cfg, ob)
     time.sleep(0.5)
     own = len(sub.on("microexpr/room-1/health"))
     assert own >= 1
@@ -389,9 +364,7 @@ def test_mutual_tls_client_certificate_is_the_identity(broker_factory, tmp_path,
     ob = outbox_for(cfg)
     for i in range(5):
         ob.put(make_event(i))
-    svc = PublisherService(cfg, ob)
-    services.append(svc)
-    svc.start()
+    svc = services(cfg, ob, wait=False)
     assert svc.flush(10)
     assert sub.wait_for(lambda s: len(s.on("microexpr/room-1/events")) == 5, 5)
     # the ACL applies to the certificate's identity: room-1 still cannot write room-2's topics
@@ -402,9 +375,7 @@ def test_mutual_tls_client_certificate_is_the_identity(broker_factory, tmp_path,
     assert svc.refused_other == 1
     # without a client certificate the listener refuses the TLS handshake
     bare = make_cfg(f"mqtts://127.0.0.1:{mtls_port}", device="room-2", mqtt__ca_file=str(tls.ca))
-    nocert = PublisherService(bare, outbox_for(bare))
-    services.append(nocert)
-    nocert.start()
+    nocert = services(bare, outbox_for(bare), wait=False)
     deadline = time.monotonic() + 5
     while not nocert.last_error and time.monotonic() < deadline:
         time.sleep(0.05)
