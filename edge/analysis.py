@@ -87,6 +87,8 @@ def analyse(
     start = time.perf_counter()
     try:
         for frame in frames:
+            if spotter is not None and hasattr(spotter, "prepare"):
+                spotter.prepare(frame)  # its optical flow starts beside the landmark model
             res = pipeline.process(frame)
             run.frames += 1
             run.faces += res.face

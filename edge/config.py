@@ -59,6 +59,8 @@ class VisionConfig:
     detect_threshold: float = _f(0.5, "BlazeFace score threshold.")
     presence_threshold: float = _f(0.5, "FaceMesh presence score under which tracking is lost and detection reruns.")
     emotion_every: int = _f(4, "Run the emotion CNN every N frames (and always at a candidate apex).")
+    side_thread: bool = _f(True, "Run the emotion CNN and the spotter's optical flow on a second thread, beside the "
+                           "landmark model, from the previous frame's landmarks (cuts per-frame latency on 2+ cores).")
 
 
 @dataclass(frozen=True)

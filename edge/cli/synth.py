@@ -44,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--micro", type=int, default=12, help="micro expressions (default 12)")
     p.add_argument("--macro", type=int, default=4, help="macro expressions (default 4)")
     p.add_argument("--emotions", default=",".join(EMOTIONS), help="comma-separated emotions to cycle through")
+    p.add_argument("--parallax", action="store_true",
+                   help="render head yaw and pitch with depth parallax (a 3-D head; default: a planar face)")
     p.add_argument("--no-distractors", action="store_true", help="no blinks, head motion, talking, flicker, noise or JPEG")
     p.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT (default 640x480)")
     p.add_argument("--face-size", type=int, default=220, help="face width in pixels (default 220)")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--micro-ms: micro expressions last 40..500 ms, got {args.micro_ms[0]:g},{args.micro_ms[1]:g}")
     spec = SynthSpec(
         out_dir=args.out_dir, seed=args.seed, fps=float(args.fps), duration_s=args.duration, identity=args.identity,
-        micro=args.micro, macro=args.macro, emotions=emotions, distractors=not args.no_distractors,
+        micro=args.micro, macro=args.macro, emotions=emotions, distractors=not args.no_distractors, parallax=args.parallax,
         width=args.size[0], height=args.size[1], face_size=args.face_size, name=args.name, codec=args.codec, encoder=args.encoder,
         micro_ms=args.micro_ms, macro_ms=args.macro_ms, micro_intensity=args.micro_intensity,
         macro_intensity=args.macro_intensity, talking_per_min=args.talking_per_min,

@@ -37,6 +37,7 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
     if not live:
         open_source(cfg.source).close()  # a bad file is one clear error now, not a silent retry loop
     pipeline = FacePipeline.from_config(cfg.vision)
+    stack.callback(pipeline.close)
     spotter = make_spotter(cfg, pipeline)
     outbox = stack.enter_context(open_outbox(cfg))
     capture = Capture(lambda: open_source(cfg.source), cfg.source.queue_frames, live=live,

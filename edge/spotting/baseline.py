@@ -81,6 +81,22 @@ class Baseline:
         if t_ms - self._computed_ms >= due:
             self.recompute(t_ms)
 
+    def rebase(self, now_ms: float, samples: list[np.ndarray]) -> None:
+        """The subject came to rest elsewhere: these recent samples become the neutral (noise kept)."""
+        if not samples:
+            return
+        self._t.fill(-np.inf)
+        self._head = 0
+        self._count = 0
+        n = len(samples)
+        for i, x in enumerate(samples):
+            self._x[self._head] = x
+            self._t[self._head] = now_ms - (n - 1 - i) * 1e-3  # inside the window, in order
+            self._head = (self._head + 1) % len(self._t)
+            self._count = min(self._count + 1, len(self._t))
+        self.median = np.median(np.asarray(samples), axis=0)
+        self._computed_ms = now_ms
+
     def recompute(self, now_ms: float) -> None:
         keep = self._t >= now_ms - self.window_ms
         n = int(keep.sum())

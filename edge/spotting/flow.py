@@ -19,6 +19,8 @@ frames while no event is under way (and when it has gone stale), so drift
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -66,6 +68,10 @@ class FaceFlow:
         self._ref_idx: np.ndarray | None = None  # (k + anchors, 2) integer read positions
 
     @property
+    def has_template(self) -> bool:
+        return self._template is not None
+
+    @property
     def has_reference(self) -> bool:
         return self._ref is not None
 
@@ -78,37 +84,84 @@ class FaceFlow:
         scale = self.iod_px / float(np.linalg.norm(l - r))
         self._template = centre + scale * np.stack([rel @ ex, rel @ ey], axis=1)
 
-    def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The eye-levelled grey face crop of a frame and its landmark positions (rows + anchors) in it."""
+    def transform(self, landmarks: np.ndarray) -> np.ndarray:
+        """2x3 similarity from image pixels to the aligned crop, fitted on these landmarks' stable points."""
         xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
         if self._template is None:
             self._fit_template(xy)
         assert self._template is not None
-        m = similarity_2d(xy[STABLE_POINTS], self._template)
+        return similarity_2d(xy[STABLE_POINTS], self._template)
+
+    def crop_with(self, image: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """The grey crop of a frame under transform `m`."""
         # Crop the colour image first, then grey: converting the whole frame costs more.
         patch = cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
-        grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY) if patch.ndim == 3 else patch
-        pts = xy[self._read] @ m[:, :2].T + m[:, 2]
-        return grey, pts
+        return cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY) if patch.ndim == 3 else patch
+
+    def points(self, landmarks: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Positions (rows + anchors) of these landmarks in a crop taken with `m`."""
+        xy = np.asarray(landmarks, dtype=np.float64)[self._read, :2]
+        return xy @ m[:, :2].T + m[:, 2]
+
+    def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The eye-levelled grey face crop of a frame and its landmark positions (rows + anchors) in it."""
+        m = self.transform(landmarks)
+        return self.crop_with(image, m), self.points(landmarks, m)
 
     def set_reference(self, grey: np.ndarray, points: np.ndarray) -> None:
         """Make this crop the neutral reference; flow is read at these landmark positions."""
         self._ref = grey
         self._ref_idx = np.clip(np.rint(points), 0, self.size - 1).astype(np.intp)
 
-    def measure(self, grey: np.ndarray) -> np.ndarray | None:
-        """Displacement (k, 3) in IOD units of each row landmark from the reference, nose-anchored."""
+    def raw_flow(self, grey: np.ndarray) -> np.ndarray | None:
+        """Smoothed flow from the reference to `grey`, read at the reference positions (k + anchors, 2), pixels."""
         if self._ref is None or self._ref_idx is None:
             return None
         flow = self._dis.calc(self._ref, grey, None)
         flow = cv2.blur(flow, (SMOOTH_PX, SMOOTH_PX))
-        at = flow[self._ref_idx[:, 1], self._ref_idx[:, 0]]
+        return flow[self._ref_idx[:, 1], self._ref_idx[:, 0]].astype(np.float64)
+
+    def displacement(self, at: np.ndarray, correction: np.ndarray | None = None) -> np.ndarray:
+        """Displacement (k, 3) in IOD units of each row landmark from the reference, nose-anchored.
+
+        `correction` (2x3) maps the crop the flow was taken on to the properly
+        aligned one, for a crop taken from the previous frame's landmarks.
+        """
+        if correction is not None:
+            assert self._ref_idx is not None
+            start = self._ref_idx.astype(np.float64)
+            at = (start + at) @ correction[:, :2].T + correction[:, 2] - start
         k = len(self.rows)
         d = at[:k] - at[k:].mean(axis=0)
         out = np.zeros((k, 3))
         out[:, :2] = d / self.iod_px
         return out
+
+    def measure(self, grey: np.ndarray) -> np.ndarray | None:
+        """Displacement (k, 3) in IOD units of each row landmark from the reference, nose-anchored."""
+        at = self.raw_flow(grey)
+        return None if at is None else self.displacement(at)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """2x3 affine `outer` after `inner`."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]])
+
+
+def invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine."""
+    a = np.linalg.inv(m[:, :2])
+    return np.hstack([a, (-a @ m[:, 2])[:, None]])
+
+
+@dataclass(slots=True)
+class EarlyFlow:
+    """A frame's crop taken from the previous frame's landmarks and its flow, computed on the side thread."""
+
+    grey: np.ndarray
+    m: np.ndarray  # image -> crop transform it was taken with
+    at: np.ndarray | None  # raw flow at the reference positions (None without a reference)
 
 
 REFRESH_MS = 1000.0  # the reference is renewed at most this often, from calm frames
@@ -143,15 +196,36 @@ class FlowChannel:
         self._last = np.zeros(len(self.weights))
         self._drift_since: float | None = None
 
-    def update(self, t_ms: float, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def early(self, image: np.ndarray, guide: np.ndarray) -> EarlyFlow | None:
+        """Crop and flow from the previous frame's landmarks (`guide`): safe to run on the side
+        thread while the landmark model works, as nothing here changes the channel's state.
+        None before the first frame has fixed the crop's geometry."""
+        if not self.flow.has_template:
+            return None
+        m = self.flow.transform(guide)
+        grey = self.flow.crop_with(image, m)
+        return EarlyFlow(grey, m, self.flow.raw_flow(grey))
+
+    def update(self, t_ms: float, image: np.ndarray, landmarks: np.ndarray, early: EarlyFlow | None = None) -> np.ndarray:
+        """This frame's flow AU estimates; `early` is its crop and flow already taken on the side thread."""
         if t_ms - self._computed_ms < INTERVAL_MS:
             return self._last
         self._computed_ms = t_ms
-        self._grey, self._points = self.flow.crop(image, landmarks)
+        m = self.flow.transform(landmarks)
+        if early is None:
+            self._grey, self._points = self.flow.crop_with(image, m), self.flow.points(landmarks, m)
+            correction = None
+        else:
+            # Positions in the crop as taken; the flow is carried to the crop these landmarks align.
+            self._grey, self._points = early.grey, self.flow.points(landmarks, early.m)
+            correction = compose(m, invert(early.m))
         if not self.flow.has_reference:
             self.flow.set_reference(self._grey, self._points)
             self._refreshed_ms = self.reference_ms = t_ms
-        d = self.flow.measure(self._grey)
+            at = None  # the reference itself: no motion
+        else:
+            at = self.flow.raw_flow(self._grey) if early is None else early.at
+        d = self.flow.displacement(at, correction) if at is not None else None
         self._last = self.weights @ d.ravel() if d is not None else np.zeros(len(self.weights))
         return self._last
 

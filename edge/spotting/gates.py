@@ -30,10 +30,16 @@ JAW_COUPLED = ("AU10", "AU15", "AU16", "AU17", "AU20", "AU23", "R12", "L12", "R1
 
 BLINK_LEVEL = 0.007  # AU45 estimate (IOD) above which the eye is closing (a blink: ~0.02)
 BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
+# A blink also needs the mouth's z under this share of the closure's: a smile's cheek raise narrows
+# the eye too, but pulls the lip corners far more than a blink's leak into the mouth does.
+BLINK_MOUTH_SHARE = 1.0
 RECENT_MS = 4000.0  # how long mouth openings are remembered for talking decisions
 NOISE_LEVELS = 4.0  # blink and mouth-open levels are at least this many sigmas
+FLOOR_MS = 300.0  # mouth openings are measured from the lowest opening within this span
 MOUTH_OPEN_LEVEL = 0.008  # AU25/AU26 estimate (IOD) above which the mouth is open
 OPEN_DISCOUNT = 2.0  # non-mouth features need this many times the threshold while the mouth moves
+CORNER_PULLS = ("R12", "L12", "R14", "L14", "AU20", "AU15")
+TALK_DOMINANCE = 0.5  # a mouth opening counts towards talking only if its z is at least this share of the corners'
 MOTION_DPS = 25.0  # head angular speed (deg/s) from which features are discounted
 MOTION_DISCOUNT_PER_DPS = 1.0 / 25.0  # ... by 1 + (speed - MOTION_DPS) x this
 
@@ -58,19 +64,31 @@ class TalkDetector:
         self.hold_ms = hold_ms
         self._rises: deque[float] = deque()
         self._recent: deque[float] = deque()  # every opening of the last few seconds
+        self._floor: deque[tuple[float, float]] = deque()
         self._open = False
         self._until = -np.inf
 
     def reset(self) -> None:
         self._rises.clear()
         self._recent.clear()
+        self._floor.clear()
         self._open = False
         self._until = -np.inf
 
-    def update(self, t_ms: float, opening: float, level: float = MOUTH_OPEN_LEVEL) -> bool:
-        """Feed one frame's mouth opening (IOD) and the level that counts as open; True while talking."""
+    def update(self, t_ms: float, opening: float, level: float = MOUTH_OPEN_LEVEL, counts: bool = True) -> bool:
+        """Feed one frame's mouth opening (IOD), the rise that counts as opening, and whether this
+        frame may start one; True while talking.
+
+        An opening is measured from the lowest of the last FLOOR_MS, so a mouth
+        that comes to rest a little apart (after speech, with a changed
+        baseline) is not taken for endless syllables.
+        """
+        self._floor.append((t_ms, opening))
+        while self._floor[0][0] < t_ms - FLOOR_MS:
+            self._floor.popleft()
+        rise = opening - min(v for _, v in self._floor) if FLOOR_MS > 0 else opening
         level = level if not self._open else level * 0.4
-        is_open = opening > level
+        is_open = rise > level and (counts or self._open)
         if is_open and not self._open:
             self._rises.append(t_ms)
             self._recent.append(t_ms)
@@ -104,6 +122,7 @@ class Gates:
         self._i5 = AU_INDEX["AU5"]
         self._i25 = AU_INDEX["AU25"]
         self._i26 = AU_INDEX["AU26"]
+        self._corners = mask(CORNER_PULLS)
         self._blink_until = -np.inf
         self.blinking = False
         self.talking = False
@@ -128,7 +147,9 @@ class Gates:
         # A blink closes the eye from above: the upper lid comes down. A cheek
         # raise (AU6) narrows the eye from below and lifts the upper lid with it.
         blink_level = max(BLINK_LEVEL, NOISE_LEVELS * sigma[self._i45])
-        if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45]:
+        z_mouth = float(np.max(np.abs(disp[self._jaw]) / sigma[self._jaw]))
+        mouth_quiet = z_mouth < BLINK_MOUTH_SHARE * disp[self._i45] / sigma[self._i45]
+        if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45] and mouth_quiet:
             self._blink_until = t_ms + BLINK_HOLD_MS
         self.blinking = t_ms <= self._blink_until
         if self.blinking:
@@ -136,7 +157,11 @@ class Gates:
             return div
         z_open = max(disp[self._i25] / sigma[self._i25], disp[self._i26] / sigma[self._i26])
         opening = max(disp[self._i25], disp[self._i26])
-        self.talking = self.talk.update(t_ms, opening if z_open >= NOISE_LEVELS else 0.0)
+        # Lips pulled sideways (a smile, contempt) part a little too: that is not speech.
+        z_corners = float(np.max(np.abs(disp[self._corners]) / sigma[self._corners]))
+        level = max(MOUTH_OPEN_LEVEL, NOISE_LEVELS * min(sigma[self._i25], sigma[self._i26]))
+        counts = z_open >= TALK_DOMINANCE * z_corners
+        self.talking = self.talk.update(t_ms, opening, level, counts)
         self.mouth_moving = self.talking
         if self.talking:
             div[self._jaw | self._opening] = np.inf

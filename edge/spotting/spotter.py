@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import logging
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -39,7 +40,7 @@ from edge.spotting.extent import (LOW_FRACTION, LOW_Z, apex_profile, combined_sc
                                   nearest)
 from edge.spotting.emotion import classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.flow import FlowChannel
+from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_aus import flow_intensities
 from edge.spotting.gates import Gates
 
@@ -62,6 +63,10 @@ POST_TALK_MS = 150.0  # after talking, the flow reference is renewed once the la
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
+SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this long has settled at a new rest
+REBASE_TOO_LONG = True
+SETTLE_FLAT = 0.85
+SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak  # ... "level": the later half's median score at least this share of the earlier half's
 
 
 @dataclass(slots=True)
@@ -82,6 +87,7 @@ class _Sample:
     mouth_open: bool = False
     z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
     fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
+    f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
 
 
 def utc_iso(dt: datetime) -> str:
@@ -107,7 +113,7 @@ class Spotter:
         self._anchor: tuple[datetime, int] | None = None
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
-                                         "flow_drift": 0}
+                                         "flow_drift": 0, "settled": 0}
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -134,6 +140,8 @@ class Spotter:
         self._pending: list[tuple[float, Event, float, float]] = []
         self._talked = False
         self._quiet_since: float | None = None
+        self._early: tuple[int, FlowChannel, Future[EarlyFlow | None]] | None = None
+        self._above_ms = -np.inf
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -162,8 +170,28 @@ class Spotter:
         log.info("spotting thresholds now %s", dataclasses.asdict(new))
         return dataclasses.asdict(new)
 
+    def prepare(self, frame: Any) -> None:
+        """Before the pipeline runs on `frame`: start its optical flow on the pipeline's side
+        thread from the previous frame's landmarks, so it runs beside the landmark model."""
+        side = getattr(self._pipeline, "side", None)
+        guide = getattr(self._pipeline, "previous_landmarks", None)
+        image = getattr(frame, "image", None)
+        if side is None or guide is None or image is None or self._flow is None or self._aligner is None:
+            return
+        self._early = (int(frame.index), self._flow, side.submit(self._flow.early, image, guide))
+
+    def _take_early(self, frame: Any) -> tuple[EarlyFlow | None, FlowChannel | None]:
+        """The side thread's flow for this frame (joined on every path) and the channel it was taken on."""
+        if self._early is None:
+            return None, None
+        index, channel, future = self._early
+        self._early = None
+        early = future.result()
+        return (early, channel) if index == int(frame.index) else (None, None)
+
     def update(self, frame: Any, res: Any) -> list[Event]:
         """Feed one frame's face result; return events whose offset was confirmed now."""
+        early, channel = self._take_early(frame)
         t_ns = int(frame.t_ns)
         t_ms = t_ns / 1e6
         self.frames += 1
@@ -182,7 +210,8 @@ class Spotter:
         n = len(AU_NAMES)
         image = getattr(frame, "image", None)
         use_flow = self._flow is not None and image is not None
-        flow = self._flow.update(t_ms, image, res.landmarks) if use_flow else np.zeros(n)  # type: ignore[union-attr]
+        early = early if channel is self._flow else None  # the channel was reset since: take the crop afresh
+        flow = self._flow.update(t_ms, image, res.landmarks, early) if use_flow else np.zeros(n)  # type: ignore[union-attr]
         f, t_mid = self._smooth(t_ms, np.concatenate([self._fx.of_rows(aligned.points), flow]))
         base = self._baseline
         raw = f - base.median
@@ -203,7 +232,7 @@ class Spotter:
         self._after_talk(t_ms, landmark_score)
         s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
-                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp)
+                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f)
         self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
@@ -251,6 +280,7 @@ class Spotter:
         if not self._event:
             if s.score >= thr and not s.unreliable:
                 self._event = [s]
+                self._above_ms = s.t_ms
                 self._peak = s.score
                 self._below_since = None
                 return []
@@ -271,20 +301,60 @@ class Spotter:
             self._below_since = None
         elif self._below_since is None:
             self._below_since = s.t_ms
+        if s.score >= self.cfg.threshold:
+            self._above_ms = s.t_ms
         if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
             done = self._finish()
             return [done] if done is not None else []
+        if self._settled(s):
+            return self._settle()
         if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
-            log.debug("excursion longer than %.0f ms: re-baselining", self.cfg.max_macro_ms)
-            self._baseline.reset()
+            log.debug("excursion longer than %.0f ms: its last moments are the new neutral", self.cfg.max_macro_ms)
+            if REBASE_TOO_LONG:
+                self._baseline.rebase(s.t_ms, [x.f for x in self._event if x.t_ms > s.t_ms - SETTLE_MS and x.f is not None])
+            else:
+                self._baseline.reset()
             self._event = []
             self._below_since = None
             self._history.clear()
         return []
 
-    def _finish(self) -> tuple[Event, float, float, bool] | None:
-        """Close the current event: boundaries, rejections, emotion, record; and whether the mouth opened."""
+    def _settled(self, s: _Sample) -> bool:
+        """The score has stayed under the threshold, and stopped falling, for SETTLE_MS: the face
+        came to rest somewhere else (the mouth after speech, a changed posture), not back to neutral."""
+        if s.t_ms - self._above_ms < SETTLE_MS:
+            return False
+        recent = [x.score for x in self._event if x.t_ms > s.t_ms - SETTLE_MS]
+        half = len(recent) // 2
+        if half < 1:
+            return False
+        return float(np.median(recent[half:])) >= SETTLE_FLAT * float(np.median(recent[:half]))
+
+    def _settle(self) -> list[tuple[Event, float, float, bool]]:
+        """Close the excursion against its new rest level, and take that rest as the neutral."""
+        now = self._event[-1].t_ms
+        rest = [x for x in self._event if x.t_ms > now - SETTLE_MS]
+        floor = float(np.median([x.score for x in rest]))
+        # A step to a new rest (posture, the mouth after speech) is no expression; an expression
+        # that came most of the way back down before its face settled is.
+        done = self._finish(floor) if floor < SETTLE_EMIT_SHARE * self._peak else self._drop()
+        self._baseline.rebase(now, [x.f for x in rest if x.f is not None])
+        self.rejected["settled"] += 1
+        return [done] if done is not None else []
+
+    def _drop(self) -> None:
+        """Forget the current excursion (its frames seed the next one's pre-roll)."""
+        self._history.clear()
+        for x in self._event:
+            self._remember(x)
+        self._event = []
+        self._below_since = None
+
+    def _finish(self, floor: float = 0.0) -> tuple[Event, float, float, bool] | None:
+        """Close the current event: boundaries, rejections, emotion, record; and whether the mouth opened.
+
+        `floor`: the score level the excursion settled at (its offset is measured above it)."""
         frames = list(self._history) + self._event
         n_pre = len(self._history)
         self._history.clear()
@@ -296,6 +366,9 @@ class Spotter:
         times = np.array([x.t_ms for x in frames])
         apex = n_pre + int(np.argmax(scores[n_pre:]))
         scores = apex_profile([x.z for x in frames], apex, scores, PROFILE_SHARE)
+        if floor > 0:
+            scores = scores.copy()
+            scores[apex + 1:] = np.maximum(scores[apex + 1:] - floor, 0.0)
         peak = scores[apex]
         t_on, t_off = event_extent(np.array([x.t_mid for x in frames]), scores, apex)
         on = nearest(times, t_on, hi=apex)

@@ -12,7 +12,10 @@ Displacements are linear in intensity (1.0 = a clear, FACS "D/E" action) so a
 renderer can precompute one dense field per component and sum them per frame.
 Each component is a sum of smooth compactly-supported bumps (Wendland kernel)
 around anatomical anchors, optionally gated by a soft region mask (above the eyes,
-upper lid, lower face...), so regions an AU does not move stay exactly still.
+upper lid, lower face...), so regions an AU does not move stay exactly still. A
+"sheet" (the largest of several bumps) moves a patch of skin as one -- the cheek
+with a smiling mouth corner, the whole chin boss -- because the landmark model
+reads that context and follows a lone moving feature less (docs/evaluation.md).
 
 Bilateral AUs have one component per side (``R12``, ``L12``; R/L are the
 subject's right and left); ``AU12`` is both. Midline AUs (17, 23, 25, 26) have one
@@ -53,6 +56,12 @@ LOWER_LIP_INNER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 LOWER_LIP_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
 LOWER_LIP_CENTER = (14, 17, 87, 317, 84, 314)
 CHIN = (152, 175, 199, 200, 18)
+# Skin that moves with the mouth corner: toward the cheek (216), lateral (212), lateral-low (214), below (169).
+CORNER_CHEEK = {"R": (216,), "L": (436,)}
+CORNER_LATERAL = {"R": (212,), "L": (432,)}
+CORNER_LATERAL_LOW = {"R": (214,), "L": (434,)}
+CORNER_BELOW = {"R": (169,), "L": (394,)}
+NASOLABIAL = {"R": (206,), "L": (426,)}
 INNER_MOUTH = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 
 SIDES = ("R", "L")
@@ -150,6 +159,10 @@ class _Builder:
             w = w * self.masks[mask]
         return w[:, None] * np.asarray(vec, dtype=np.float64)[None, :]
 
+    def sheet(self, anchors: tuple[tuple[int, ...], ...], vec: tuple[float, float], radius: float, mask: str | None = None) -> np.ndarray:
+        """A patch of skin that moves as one: the largest of the bumps around several anchors (not their sum)."""
+        w = np.max([np.linalg.norm(self.bump(a, (1.0, 0.0), radius, mask), axis=1) for a in anchors], axis=0)
+        return w[:, None] * np.asarray(vec, dtype=np.float64)[None, :]
 
 
 def _component(b: _Builder, au: str, s: str | None) -> np.ndarray:
@@ -159,34 +172,34 @@ def _component(b: _Builder, au: str, s: str | None) -> np.ndarray:
     if au == "1":
         return b.bump(BROW_INNER[s], (0.0, -0.07), 0.5, f"above_eye_{s}")
     if au == "2":
-        return b.bump(BROW_OUTER[s], (0.01 * o, -0.075), 0.55, f"above_eye_{s}")
+        return b.bump(BROW_OUTER[s], (0.01 * o, -0.075), 0.8, f"above_eye_{s}")  # the lateral forehead rises with it
     if au == "4":
         d = b.bump(BROW_INNER[s], (-0.04 * o, 0.05), 0.5, f"above_eye_{s}")
         return d + b.bump(UPPER_LID_CENTER[s], (-0.01 * o, 0.015), 0.3, f"upper_eye_{s}")
     if au == "5":
-        return b.bump(UPPER_LID_CENTER[s], (0.0, -0.04), 0.3, f"upper_eye_{s}")
+        return b.bump(UPPER_LID_CENTER[s], (0.0, -0.04), 0.45, f"upper_eye_{s}")
     if au == "6":
-        d = b.bump(CHEEK[s], (0.005 * o, -0.045), 0.45, f"below_eye_{s}")
-        return d + b.bump(LOWER_LID_CENTER[s], (0.0, -0.025), 0.3, f"below_eye_{s}")
+        d = b.bump(CHEEK[s], (0.005 * o, -0.045), 0.65, f"below_eye_{s}")
+        return d + b.bump(LOWER_LID_CENTER[s], (0.0, -0.025), 0.4, f"below_eye_{s}")
     if au == "7":
-        d = b.bump(LOWER_LID_CENTER[s], (0.0, -0.035), 0.25, f"below_eye_{s}")
-        return d + b.bump(UPPER_LID_CENTER[s], (0.0, 0.012), 0.2, f"upper_eye_{s}")
+        d = b.bump(LOWER_LID_CENTER[s], (0.0, -0.035), 0.38, f"below_eye_{s}")
+        return d + b.bump(UPPER_LID_CENTER[s], (0.0, 0.012), 0.3, f"upper_eye_{s}")
     if au == "9":
         d = b.bump(NOSE_ALA[s], (-0.01 * o, -0.045), 0.35, "upper_face")
         return d + b.bump(BROW_INNER[s], (-0.01 * o, 0.025), 0.35, f"above_eye_{s}")
     if au == "10":
-        return b.bump(UPPER_LIP_LATERAL[s], (0.0, -0.05), 0.35, "upper_face")
+        return b.sheet((UPPER_LIP_LATERAL[s], NASOLABIAL[s]), (0.0, -0.05), 0.45, "upper_face")
     if au == "12":
-        return b.bump(MOUTH_CORNER[s], (0.05 * o, -0.05), 0.5)
+        return b.sheet((MOUTH_CORNER[s], CORNER_CHEEK[s]), (0.05 * o, -0.05), 0.45)  # the cheek rides up with the corner
     if au == "14":
-        return b.bump(MOUTH_CORNER[s], (-0.04 * o, -0.01), 0.45)
+        return b.sheet((MOUTH_CORNER[s], CORNER_LATERAL[s], CORNER_CHEEK[s]), (-0.04 * o, -0.01), 0.45)
     if au == "15":
-        return b.bump(MOUTH_CORNER[s], (0.01 * o, 0.055), 0.45)
+        return b.sheet((MOUTH_CORNER[s], CORNER_BELOW[s]), (0.01 * o, 0.055), 0.45)
     if au == "16":
         anchor = (84, 181) if s == "R" else (314, 405)
-        return b.bump(anchor, (0.01 * o, 0.04), 0.3, "lower_face")
+        return b.bump(anchor, (0.01 * o, 0.04), 0.45, "lower_face")
     if au == "20":
-        return b.bump(MOUTH_CORNER[s], (0.06 * o, 0.012), 0.45)
+        return b.sheet((MOUTH_CORNER[s], CORNER_LATERAL_LOW[s]), (0.06 * o, 0.012), 0.45)
     if au == "45":
         d = np.zeros((n, 2))
         for up, low in LID_PAIRS[s]:
@@ -196,8 +209,8 @@ def _component(b: _Builder, au: str, s: str | None) -> np.ndarray:
             d[fold] = 0.45 * (b.uv[low] - b.uv[up])
         return d
     if au == "17":
-        d = b.bump(CHIN, (0.0, -0.05), 0.6, "lower_face")
-        return d + b.bump(LOWER_LIP_CENTER, (0.0, -0.02), 0.25, "lower_lip")
+        d = b.sheet((CHIN, (18, 200)), (0.0, -0.05), 0.75, "lower_face")  # the whole chin boss, up to the lip
+        return d + b.bump(LOWER_LIP_CENTER, (0.0, -0.02), 0.3, "lower_lip")
     if au == "23":
         d = b.bump((0,), (0.0, 0.03), 0.45, "upper_lip_outer")
         d += b.bump((17,), (0.0, -0.03), 0.45, "lower_lip_outer")
@@ -206,8 +219,8 @@ def _component(b: _Builder, au: str, s: str | None) -> np.ndarray:
             d += b.bump(MOUTH_CORNER[side], (-0.03 * oo, 0.0), 0.3)
         return d
     if au == "25":
-        d = b.bump(LOWER_LIP_CENTER, (0.0, 0.04), 0.45, "lower_face")
-        return d + b.bump((13, 0), (0.0, -0.012), 0.3, "upper_face")
+        d = b.bump(LOWER_LIP_CENTER, (0.0, 0.04), 0.65, "lower_face")
+        return d + b.bump((13, 0), (0.0, -0.012), 0.4, "upper_face")
     if au == "26":
         return b.bump((17, 14), (0.0, 0.11), 0.75, "lower_face")
     raise InputError(f"unknown action unit {au!r}")

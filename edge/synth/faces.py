@@ -14,9 +14,11 @@ Two more identities are *derived*, not new people: ``astronaut-mirror`` and
 facial asymmetry and the background side, which is enough to vary a detector's
 input, but it is the same face; reports should say so.
 
-Neutral landmarks (the canonical 468-point FaceMesh topology, image pixels) are
-stored next to this module in ``identities.json`` so the generator needs no vision
-stack at run time. ``python -m edge.synth.faces`` re-measures them.
+Neutral landmarks (the canonical 468-point FaceMesh topology, image pixels) and
+their FaceMesh depth (z, pixels, negative towards the camera; it gives rendered head
+turns their parallax) are stored next to this module in ``identities.json`` so the
+generator needs no vision stack at run time. ``python -m edge.synth.faces``
+re-measures them.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Identity:
     image: np.ndarray  # HxWx3 uint8 RGB
     landmarks: np.ndarray  # (468, 2) float32 image pixels
     source: str  # where the photo comes from, and any transformation
+    depth: np.ndarray | None = None  # (468,) float32 FaceMesh z in pixels, negative towards the camera
 
     @property
     def eye_distance(self) -> float:
@@ -108,11 +111,24 @@ def load_identity(name: str) -> Identity:
     lm = np.asarray(stored[name]["landmarks"], dtype=np.float32)
     if lm.shape != (468, 2):
         raise InputError(f"{LANDMARKS_FILE}: identity {name!r} landmarks have shape {lm.shape}, expected (468, 2)")
-    return Identity(name=name, image=img, landmarks=lm, source=source)
+    depth = stored[name].get("depth")
+    if depth is None:  # an older file: measure once per process (deterministic), rather than render flat turns
+        log.warning("%s: no depth for identity %r; measuring it (run python -m edge.synth.faces to store it)", LANDMARKS_FILE, name)
+        z = measure_mesh(img)[:, 2]
+    else:
+        z = np.asarray(depth, dtype=np.float32)
+    if z.shape != (468,):
+        raise InputError(f"{LANDMARKS_FILE}: identity {name!r} depth has shape {z.shape}, expected (468,)")
+    return Identity(name=name, image=img, landmarks=lm, source=source, depth=z.astype(np.float32))
 
 
 def measure_landmarks(image: np.ndarray) -> np.ndarray:
-    """(468, 2) landmarks of the one face in an RGB photo, from the best landmark model available.
+    """(468, 2) landmarks of the one face in an RGB photo, from the best landmark model available."""
+    return measure_mesh(image)[:, :2]
+
+
+def measure_mesh(image: np.ndarray) -> np.ndarray:
+    """(468, 3) landmarks (x, y, z; z at x's pixel scale) of the one face in an RGB photo.
 
     The product's FacePipeline is used when it exists; MediaPipe's reference graph otherwise.
     """
@@ -126,7 +142,7 @@ def measure_landmarks(image: np.ndarray) -> np.ndarray:
         for i in range(3):  # let tracking settle on a still image
             res = pipe.process(Frame(image=image, t_ns=i * 10_000_000, index=i))
             if res.face:
-                best = res.landmarks[:, :2].astype(np.float32)
+                best = res.landmarks[:, :3].astype(np.float32)
         if best is None:
             raise InputError("no face found in the photo")
         return best
@@ -138,7 +154,7 @@ def measure_landmarks(image: np.ndarray) -> np.ndarray:
         if not r.multi_face_landmarks:
             raise InputError("no face found in the photo")
         h, w = image.shape[:2]
-        return np.array([[p.x * w, p.y * h] for p in r.multi_face_landmarks[0].landmark], dtype=np.float32)
+        return np.array([[p.x * w, p.y * h, p.z * w] for p in r.multi_face_landmarks[0].landmark], dtype=np.float32)
 
 
 def refresh_landmarks() -> None:
@@ -146,8 +162,10 @@ def refresh_landmarks() -> None:
     out = {}
     for name in IDENTITIES:
         img, source = photo(name)
-        lm = measure_landmarks(img)
-        out[name] = {"source": source, "size": [img.shape[1], img.shape[0]], "landmarks": np.round(lm, 2).tolist()}
+        mesh = measure_mesh(img)
+        lm = mesh[:, :2]
+        out[name] = {"source": source, "size": [img.shape[1], img.shape[0]], "landmarks": np.round(lm, 2).tolist(),
+                     "depth": np.round(mesh[:, 2], 2).tolist()}
         log.info("identity %s: eye distance %.1f px", name, float(np.linalg.norm(lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER])))
     LANDMARKS_FILE.write_text(json.dumps(out, separators=(",", ":")) + "\n", encoding="utf-8")
 

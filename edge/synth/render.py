@@ -2,8 +2,9 @@
 
 A frame is: the identity photo placed once in the output frame (face centred,
 eyes level, at the requested face size) -> the face region warped by the AU
-fields active at that frame -> head pose as a homography of a planar face
-(drift, nods, turns) -> lighting gain -> sensor noise -> optional JPEG
+fields active at that frame, plus (with `parallax`) the depth parallax a flat
+face lacks under yaw and pitch (edge.synth.parallax) -> head pose as a homography of a planar
+face (drift, nods, turns) -> lighting gain -> sensor noise -> optional JPEG
 round-trip -> the video encoder. Everything random comes from one seeded
 generator, so the same spec gives the same video bit for bit (per encoder
 build) and exactly the same CSV and manifest.
@@ -28,6 +29,7 @@ from edge.events.annotations import Annotation, read_annotations, write_annotati
 from edge.events.record import EMOTIONS
 from edge.synth.actions import INNER_MOUTH, component_keys, pixel_displacement
 from edge.synth.encode import open_writer
+from edge.synth import parallax
 from edge.synth.faces import IDENTITIES, load_identity
 from edge.synth.timeline import POSE_FIELDS, Timeline, TimelineSpec, schedule
 from edge.synth.warp import MeshWarper
@@ -61,6 +63,7 @@ class SynthSpec:
     encoder: str = "auto"  # auto (ffmpeg if installed), ffmpeg, opencv
     noise_sigma: float = -1.0  # sensor noise std in grey levels; -1 = 2.0 with distractors, 0 without
     jpeg_quality: int = -1  # per-frame JPEG round-trip quality; -1 = 85 with distractors, 0 = off
+    parallax: bool = False  # give yaw and pitch the depth parallax of a real head (edge.synth.parallax)
     micro_ms: tuple[float, float] = (100.0, 480.0)
     macro_ms: tuple[float, float] = (600.0, 3500.0)
     micro_intensity: tuple[float, float] = (0.35, 0.85)
@@ -126,6 +129,19 @@ class Scene:
         self.focal = 1.2 * max(spec.width, spec.height)
         self.warper = MeshWarper(self.canvas, self.landmarks)
         self._shifts: dict[str, np.ndarray] = {}
+        self._last: tuple[tuple[tuple[str, float], ...], np.ndarray] | None = None  # previous expression frame
+        self._reach = 0.0  # largest parallax shift of any landmark at unit weight, pixels
+        if spec.parallax and ident.depth is not None:
+            for k, d in parallax.displacements(ident.depth * np.float32(scale)).items():
+                self._shifts[k] = d.astype(np.float32)
+                self.warper.cache_field(k, self._shifts[k])
+            self._reach = float(np.abs(self._shifts[parallax.YAW_KEY]).max())
+
+    def pose_weights(self, pose: np.ndarray) -> dict[str, float]:
+        """Parallax field weights for a head pose (POSE_FIELDS); empty without depth or when negligible."""
+        if not self._reach:
+            return {}
+        return parallax.weights(float(pose[POSE_FIELDS.index("yaw")]), float(pose[POSE_FIELDS.index("pitch")]), self._reach)
 
     def prepare(self, keys: list[str]) -> None:
         for k in keys:
@@ -134,6 +150,14 @@ class Scene:
 
     def expression(self, weights: dict[str, float]) -> np.ndarray:
         """The output frame with the face warped by AU intensities, before pose, light and noise."""
+        key = tuple(sorted(weights.items()))
+        if self._last is not None and self._last[0] == key:  # slow drift: same (quantised) parallax as before
+            return self._last[1].copy()
+        frame = self._expression(weights)
+        self._last = (key, frame.copy())
+        return frame
+
+    def _expression(self, weights: dict[str, float]) -> np.ndarray:
         self.prepare(list(weights))
         frame = self.canvas.copy()
         field = self.warper.field(weights)
@@ -153,6 +177,16 @@ class Scene:
                 self._shifts[k] = pixel_displacement(self.landmarks, {k: 1.0}).astype(np.float32)
             total += np.float32(a) * self._shifts[k]
         return total
+
+    def posed(self, frame: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """An expression frame (already carrying this pose's parallax) moved by the planar head pose."""
+        h = self.homography(pose)
+        if h is None:
+            return frame
+        size = (frame.shape[1], frame.shape[0])
+        if abs(h[2, 0]) < 1e-9 and abs(h[2, 1]) < 1e-9:  # affine (no yaw or pitch): half the cost
+            return cv2.warpAffine(frame, h[:2] / h[2, 2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        return cv2.warpPerspective(frame, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
     def homography(self, pose: np.ndarray) -> np.ndarray | None:
         """Planar-face head pose (POSE_FIELDS) -> 3x3 homography, None if ~identity."""
@@ -224,13 +258,7 @@ def render_frames(spec: SynthSpec, timeline: Timeline, rng: np.random.Generator)
     r = scene.warper.region
     jpeg_box = (r.x0 // 8 * 8, r.y0 // 8 * 8, min(spec.width, -(-r.x1 // 8) * 8), min(spec.height, -(-r.y1 // 8) * 8))
     for i in range(timeline.n_frames):
-        frame = scene.expression(timeline.weights(i))
-        h = scene.homography(timeline.pose[i])
-        if h is not None:
-            if abs(h[2, 0]) < 1e-9 and abs(h[2, 1]) < 1e-9:  # affine (no yaw or pitch): half the cost
-                frame = cv2.warpAffine(frame, h[:2] / h[2, 2], (spec.width, spec.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-            else:
-                frame = cv2.warpPerspective(frame, h, (spec.width, spec.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        frame = scene.posed(scene.expression(timeline.weights(i) | scene.pose_weights(timeline.pose[i])), timeline.pose[i])
         g = float(timeline.gain[i])
         if abs(g - 1.0) > 1e-3:
             frame = cv2.convertScaleAbs(frame, alpha=g)

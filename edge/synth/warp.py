@@ -86,6 +86,11 @@ class MeshWarper:
         self._boxes: dict[str, tuple[int, int, int, int]] = {}  # coarse cells where each field is non-zero
         self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
         self.neutral_roi = np.ascontiguousarray(image[self.region.y0 : self.region.y1, self.region.x0 : self.region.x1])
+        # The coarse inverse averages `step` pixels, so it is not quite zero on the region's edge; this ramp
+        # (0 on the edge, 1 from `step` pixels in) pins it there, so no seam shows where the redrawn region ends.
+        ramp_x = np.minimum(np.arange(w), np.arange(w)[::-1]).astype(np.float32) / step
+        ramp_y = np.minimum(np.arange(h), np.arange(h)[::-1]).astype(np.float32) / step
+        self._edge = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]), 0.0, 1.0)[..., None]
 
     def _rasterise(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.zeros((h, w), dtype=np.int32)
@@ -177,7 +182,10 @@ class MeshWarper:
             w, h = self.region.size
             fx0, fy0 = x0 * s, y0 * s
             fx1, fy1 = min(w, x1 * s), min(h, y1 * s)
-            m = self._grid[fy0:fy1, fx0:fx1] + back[: fy1 - fy0, : fx1 - fx0]
+            back = back[: fy1 - fy0, : fx1 - fx0]
+            if fx0 == 0 or fy0 == 0 or fx1 == w or fy1 == h:
+                back = back * self._edge[fy0:fy1, fx0:fx1]
+            m = self._grid[fy0:fy1, fx0:fx1] + back
             roi = roi.copy()
             warped = cv2.remap(self.neutral_roi, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             if cavity is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +52,13 @@ def default_threads(model: str, configured: int) -> int:
 
 
 class FacePipeline:
-    """Detection only when tracking is lost; landmarks every frame; emotion every N frames."""
+    """Detection only when tracking is lost; landmarks every frame; emotion every N frames.
+
+    With a side thread, work that only needs to know roughly where the face is
+    (the emotion CNN's crop, the spotter's flow crop) starts from the previous
+    frame's landmarks on a second core while the landmark model runs, so a
+    frame's latency is the landmark model's, not the sum of all models.
+    """
 
     def __init__(
         self,
@@ -61,6 +68,7 @@ class FacePipeline:
         presence_threshold: float = 0.5,
         emotion_every: int = 4,
         runtime: Runtime | None = None,
+        side_thread: bool = False,
     ) -> None:
         self.manifest: Manifest = load_manifest(models_dir)
         paths = verify_all(self.manifest)
@@ -78,6 +86,10 @@ class FacePipeline:
         self.models_version = models_version(self.manifest)
         self._roi = None
         self._since_emotion = 0
+        self._previous: np.ndarray | None = None  # last frame's landmarks, None when it had no face
+        self.side: ThreadPoolExecutor | None = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="side") if side_thread else None
+        )
         log.info("face pipeline on %s %s, threads %s", self.runtime.name, self.runtime.version, self.threads)
 
     @classmethod
@@ -89,13 +101,51 @@ class FacePipeline:
             presence_threshold=cfg.presence_threshold,
             emotion_every=cfg.emotion_every,
             runtime=runtime,
+            side_thread=cfg.side_thread,
         )
+
+    @property
+    def previous_landmarks(self) -> np.ndarray | None:
+        """The last processed frame's landmarks (None if it had no face): where this frame's face roughly is."""
+        return self._previous
 
     def reset(self) -> None:
         self._roi = None
         self._since_emotion = 0
+        self._previous = None
+
+    def close(self) -> None:
+        """Stop the side thread (idempotent)."""
+        if self.side is not None:
+            self.side.shutdown(wait=True)
+            self.side = None
 
     def process(self, frame: Frame) -> FaceResult:
+        early: Future[tuple[np.ndarray, float]] | None = None
+        if self.side is not None and self._previous is not None and self._since_emotion + 1 >= self.emotion_every:
+            early = self.side.submit(self._classify_timed, frame.image, self._previous)
+        try:
+            res = self._track(frame)
+        finally:
+            # Joined on every path: the CNN's interpreter must be idle before anyone else calls it.
+            emotion, ms = early.result() if early is not None else (None, 0.0)
+        self._previous = res.landmarks
+        if early is not None and res.face and not res.detected:  # re-detected: the old crop may miss the face
+            res.emotion = emotion
+            res.timings_ms["emotion"] = ms
+            self._since_emotion = 0
+        elif res.face:
+            self._since_emotion += 1
+            if self._since_emotion >= self.emotion_every or res.detected:
+                self.classify_emotion(frame, res)
+        return res
+
+    def _classify_timed(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter_ns()
+        return self.emotion.classify(image, landmarks), (time.perf_counter_ns() - t0) / 1e6
+
+    def _track(self, frame: Frame) -> FaceResult:
+        """Detection if lost, landmarks, pose."""
         res = FaceResult(frame.index, frame.t_ns)
         t = res.timings_ms
         image = frame.image
@@ -125,9 +175,6 @@ class FacePipeline:
         self._roi = roi_from_landmarks(lm, res.box)
         res.pose = head_pose(lm)
         t["pose"] = (time.perf_counter_ns() - t0) / 1e6
-        self._since_emotion += 1
-        if self._since_emotion >= self.emotion_every or res.detected:
-            self.classify_emotion(frame, res)
         return res
 
     def classify_emotion(self, frame: Frame, res: FaceResult) -> np.ndarray | None:

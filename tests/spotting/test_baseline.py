@@ -83,3 +83,18 @@ def test_estimate_survives_a_long_stretch_without_neutral_frames() -> None:
         b.add(t + k * 8.3, np.array([5.0]))
     assert b.ready
     assert b.median[0] == pytest.approx(0.2, abs=0.002)
+
+
+def test_rebase_makes_recent_samples_the_neutral_and_keeps_the_noise() -> None:
+    b = Baseline(2, 3000.0, 0.001)
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        b.add(i * 5.0, rng.normal([0.0, 1.0], 0.01))
+    sigma = b.sigma.copy()
+    b.rebase(3000.0, [np.array([0.5, 2.0]) + rng.normal(0, 0.01, 2) for _ in range(40)])
+    np.testing.assert_allclose(b.median, [0.5, 2.0], atol=0.01)
+    np.testing.assert_allclose(b.sigma, sigma)
+    assert b.ready
+    for i in range(1, 200):  # fresh neutral frames join the rebased window
+        b.add(3000.0 + i * 5.0, rng.normal([0.5, 2.0], 0.01))
+    np.testing.assert_allclose(b.median, [0.5, 2.0], atol=0.01)

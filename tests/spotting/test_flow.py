@@ -128,3 +128,41 @@ def test_a_stale_reference_is_renewed_only_when_the_flow_alone_holds_the_score_u
     # The landmarks see it too (an expression): never a drift.
     for t in range(2000, 4000, 100):
         assert not ch.drifted(float(t), 9.0, 6.0, thr, blinking=False)
+
+
+def test_flow_taken_early_from_the_previous_landmarks_matches_flow_taken_after(face, neutral_landmarks) -> None:
+    """The side thread crops from the last frame's landmarks; the correction to this frame's
+    alignment must give what a crop from this frame's landmarks gives."""
+    fx = FeatureExtractor()
+    lm = neutral_landmarks
+    iod = float(np.linalg.norm(lm[263, :2] - lm[33, :2]))
+    brows = lm[list(R_BROW_INNER + L_BROW_INNER + R_BROW_OUTER + L_BROW_OUTER), :2]
+    raised = warp(face, brows, (0.0, -0.03 * iod), radius=0.12 * iod)
+    # The head moved between frames (a quick nod at 30 fps): the raised face shifted, scaled and turned.
+    m = cv2.getRotationMatrix2D((256.0, 200.0), 1.5, 1.02)
+    m[:, 2] += (4.0, -3.0)
+    moved = cv2.warpAffine(raised, m, (face.shape[1], face.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    lm1 = lm.copy()
+    lm1[:, :2] = lm[:, :2] @ m[:, :2].T + m[:, 2]
+
+    after, early = FlowChannel(fx.landmarks, fx.weights), FlowChannel(fx.landmarks, fx.weights)
+    for ch in (after, early):
+        ch.update(0.0, face, lm)  # the neutral reference
+    assert early.early(moved, lm) is not None
+    want = after.update(10.0, moved, lm1)
+    got = early.update(10.0, moved, lm1, early.early(moved, lm))  # guided by the previous frame's landmarks
+    for name in ("AU1", "AU2"):
+        assert want[AU_INDEX[name]] > 0.5 * 0.03
+    # DIS itself differs by ~0.15 px on a shifted crop: 0.003 IOD, a quarter of a small brow raise.
+    np.testing.assert_allclose(got, want, atol=0.0035)
+    # Without the correction the head motion would leak into the estimates.
+    raw = FaceFlow(fx.landmarks)
+    raw.set_reference(*raw.crop(face, lm))
+    uncorrected = fx.weights @ raw.measure(raw.crop_with(moved, raw.transform(lm))).ravel()
+    assert np.max(np.abs(uncorrected - want)) > 3 * np.max(np.abs(got - want))
+
+
+def test_early_flow_waits_for_the_first_frame() -> None:
+    fx = FeatureExtractor()
+    ch = FlowChannel(fx.landmarks, fx.weights)
+    assert ch.early(np.zeros((8, 8, 3), np.uint8), np.zeros((468, 3))) is None

@@ -150,3 +150,24 @@ def test_set_thresholds_validates_and_applies() -> None:
     with pytest.raises(InputError):
         sp.set_thresholds(min_micro_ms=600)  # above max_micro_ms
     assert sp.cfg.threshold == 8.0  # a refused change changes nothing
+
+
+def test_a_smile_narrowing_the_eyes_is_not_taken_for_a_blink(make_stream) -> None:
+    # A cheek raise pushes the lower lid up (the landmark model reads some eye closure), but
+    # the lip corners move far more than a blink ever drags them.
+    stream = make_stream(seconds=5.0).expression({"6": 0.9, "12": 0.9, "45": 0.25}, ONSET_MS, 300.0)
+    ev = one_event(run_spotter(spotter(), stream), 120.0, 300.0)
+    assert ev.type == "micro" and ev.emotion == "happiness"
+
+
+def test_a_step_to_a_new_rest_is_no_event_and_becomes_the_neutral(make_stream) -> None:
+    # The chin settles higher for good at 2.5 s (a change of posture), then a smile flashes at 5.5 s.
+    stream = make_stream(seconds=8.0)
+    stream.expression({"17": 0.6}, 2500.0, 60_000.0, hold_frac=0.99)
+    stream.expression(SMILE, 5500.0, 300.0)
+    sp = spotter()
+    events = run_spotter(sp, stream)
+    ev = one_event(events, 120.0, 300.0, 5500.0)
+    assert ev.emotion == "happiness"
+    assert sp.rejected["settled"] >= 1
+

@@ -2,10 +2,12 @@
 
 Two instruments: dense optical flow (DIS) between the neutral and the apex render
 measures what the generator actually did to the pixels; the product's
-FacePipeline measures what the device will see. The FaceMesh landmark model
-damps small facial motion (it follows about 0.3-0.9 of the true displacement,
-see docs/evaluation.md), so the landmark check asserts the direction, a real
-response and stillness elsewhere, while the flow check asserts the amount.
+FacePipeline measures what the device will see. The flow check asserts the
+amount. The FaceMesh landmark model damps facial motion by a per-AU gain (its
+shape prior: even a rigid shift of the whole brow and forehead, or an inpainted
+closed eye, is followed by 0.1-0.3), so the landmark check asserts each AU's
+measured gain (FOLLOWED, the table in docs/evaluation.md) within a tolerance,
+the direction, and stillness elsewhere.
 """
 
 from __future__ import annotations
@@ -27,8 +29,18 @@ from edge.synth.actions import (
 )
 from edge.synth.render import Scene, SynthSpec
 
-# Bilateral and midline AUs, plus one-sided ones the emotions use (contempt R12+R14 / L12+L14).
-CHECKED = list(ALL_AUS) + ["R12", "L14", "R14"]
+# Bilateral and midline AUs, plus one-sided ones the emotions use (contempt R12+R14 / L12+L14) and a wink.
+CHECKED = list(ALL_AUS) + ["R12", "L14", "R14", "R45"]
+
+# Share of the intended displacement the FaceMesh landmarks follow at intensity 1 (astronaut, face 300 px),
+# measured; docs/evaluation.md has the same table. A regression bound: a change to the fields, the warp or
+# the landmark model that moves a gain by more than FOLLOWED_TOL shows up here.
+FOLLOWED = {
+    "1": 0.56, "2": 0.36, "4": 0.22, "5": 0.65, "6": 0.56, "7": 0.66, "9": 0.38, "10": 0.58, "12": 0.67,
+    "14": 0.51, "15": 0.62, "16": 0.79, "17": 0.50, "20": 0.52, "23": 0.36, "25": 0.90, "26": 0.81,
+    "45": 0.30, "R12": 0.58, "L14": 0.35, "R45": 0.15,
+}
+FOLLOWED_TOL = 0.12
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +73,7 @@ def test_image_moves_by_the_intended_amount_on_the_intended_region(scene: Scene,
     p = np.round(scene.landmarks).astype(int)
     measured = ff.to_face(flow[p[:, 1], p[:, 0]].astype(np.float64))
     intended = _intended(scene, au)
-    if au == "45":
+    if au.endswith("45"):
         # A closing lid squeezes the iris to a line, which optical flow cannot follow; the lid skin above it can.
         from edge.synth.actions import LID_FOLD_UPPER
 
@@ -102,8 +114,11 @@ def test_pipeline_landmarks_follow_each_action_unit(scene: Scene, landmarks_of, 
     measured = ff.to_face(apex - neutral)
     intended = _intended(scene, au)
     ratio, cos, reg = _compare(intended, measured)
-    assert cos >= 0.7, f"AU{au}: landmarks moved in the wrong direction (cosine {cos:.2f})"
-    assert 0.2 <= ratio <= 1.5, f"AU{au}: landmarks followed {ratio:.2f} of the intended displacement"
+    assert cos >= 0.75, f"AU{au}: landmarks moved in the wrong direction (cosine {cos:.2f})"
+    assert ratio <= 1.3, f"AU{au}: landmarks overshot: {ratio:.2f} of the intended displacement"
+    assert abs(ratio - FOLLOWED[au]) <= FOLLOWED_TOL, (
+        f"AU{au}: landmarks followed {ratio:.2f} of the intended displacement, expected {FOLLOWED[au]:.2f}"
+    )
     # Unrelated: landmarks farther than 0.3 face units from anything the AU moves.
     mag = np.linalg.norm(intended, axis=1)
     moved = np.flatnonzero(mag > 0.05 * mag.max())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from edge.vision.pipeline import FacePipeline
@@ -9,3 +11,11 @@ from edge.vision.pipeline import FacePipeline
 def pipeline() -> FacePipeline:
     """One pipeline per module (interpreters take ~0.3 s to build); reset per use."""
     return FacePipeline()
+
+
+@pytest.fixture(scope="module")
+def side_pipeline() -> Iterator[FacePipeline]:
+    """The same pipeline with its side thread (emotion CNN beside the landmark model)."""
+    p = FacePipeline(side_thread=True)
+    yield p
+    p.close()

@@ -71,3 +71,23 @@ def test_no_face_then_face(pipeline):
     blank = pipeline.process(_frame(np.full((480, 640, 3), 90, np.uint8)))
     assert not blank.face and blank.detected and blank.landmarks is None
     assert pipeline.process(_frame(_scene(), 1)).face
+
+
+def test_side_thread_runs_emotion_every_n_frames_from_the_previous_landmarks(pipeline, side_pipeline):
+    """The side thread crops from the last frame's landmarks while the landmark model runs:
+    the same schedule, and (the face moving a little per frame) the same answer."""
+    frames = [_frame(_scene(angle), i) for i, angle in enumerate(np.linspace(-4.0, 4.0, 9))]
+    pipeline.reset()
+    side_pipeline.reset()
+    plain = [pipeline.process(f) for f in frames]
+    side = [side_pipeline.process(f) for f in frames]
+    assert [r.emotion is not None for r in side] == [r.emotion is not None for r in plain]
+    for a, b in zip(plain, side):
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-4)
+        if a.emotion is not None:
+            assert np.abs(a.emotion - b.emotion).max() < 0.05, (a.emotion, b.emotion)
+    assert side[4].timings_ms["emotion"] > 0
+    side_pipeline.close()
+    side_pipeline.close()  # idempotent
+    assert side_pipeline.side is None
+    assert side_pipeline.process(frames[0]).face  # without the thread it still works, synchronously
