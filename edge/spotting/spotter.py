@@ -24,7 +24,6 @@ import itertools
 import logging
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -36,8 +35,8 @@ from edge.errors import InputError
 from edge.events.record import Event
 from edge.spotting.align import Aligner, rotation_angle_deg
 from edge.spotting.baseline import Baseline
-from edge.spotting.extent import (LOW_FRACTION, LOW_Z, apex_profile, combined_score, crossing, event_extent, fuse,
-                                  nearest)
+from edge.spotting.candidate import Extent, Sample, head_pose, measure, reject_reason
+from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
@@ -49,8 +48,6 @@ log = logging.getLogger(__name__)
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
-MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
-MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is unreliable
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
 NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
@@ -62,32 +59,9 @@ FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD un
 POST_TALK_MS = 150.0  # after talking, the flow reference is renewed once the landmarks are calm this long
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
-PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this long has settled at a new rest
-REBASE_TOO_LONG = True
-SETTLE_FLAT = 0.85
-SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak  # ... "level": the later half's median score at least this share of the earlier half's
-
-
-@dataclass(slots=True)
-class _Sample:
-    t_ms: float
-    t_ns: int
-    index: int
-    score: float
-    disp: np.ndarray
-    rotation: np.ndarray
-    speed: float
-    unreliable: bool
-    pose: Any
-    emotion: np.ndarray | None
-    t_mid: float  # centre time of the smoothing window the score stands for
-    blink: bool = False
-    talking: bool = False
-    mouth_open: bool = False
-    z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
-    fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
-    f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
+SETTLE_FLAT = 0.85  # ... "level": the later half's median score at least this share of the earlier half's
+SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak
 
 
 def utc_iso(dt: datetime) -> str:
@@ -128,8 +102,8 @@ class Spotter:
             2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(WARMUP_MS, self.cfg.baseline_s * 500.0)
         )
         self._gates = Gates()
-        self._history: deque[_Sample] = deque()
-        self._event: list[_Sample] = []
+        self._history: deque[Sample] = deque()
+        self._event: list[Sample] = []
         self._peak = 0.0
         self._below_since: float | None = None
         self._lost_since: float | None = None
@@ -230,7 +204,7 @@ class Spotter:
         if fdisp is not None and base.ready:
             self._check_flow_drift(t_ms, score, landmark_score)
         self._after_talk(t_ms, landmark_score)
-        s = _Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
+        s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f)
         self._maybe_classify(frame, res, s)
@@ -242,7 +216,7 @@ class Spotter:
             return []
         return self._release(s, self._step(s, f))
 
-    def _release(self, s: _Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
+    def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Hold events during which the mouth opened until talking can be ruled out.
 
         Talking shows as mouth openings before and after the event; the event's
@@ -275,7 +249,7 @@ class Spotter:
 
     # -- state machine ------------------------------------------------------
 
-    def _step(self, s: _Sample, f: np.ndarray) -> list[tuple[Event, float, float, bool]]:
+    def _step(self, s: Sample, f: np.ndarray) -> list[tuple[Event, float, float, bool]]:
         thr = self.cfg.threshold
         if not self._event:
             if s.score >= thr and not s.unreliable:
@@ -311,16 +285,13 @@ class Spotter:
         if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             log.debug("excursion longer than %.0f ms: its last moments are the new neutral", self.cfg.max_macro_ms)
-            if REBASE_TOO_LONG:
-                self._baseline.rebase(s.t_ms, [x.f for x in self._event if x.t_ms > s.t_ms - SETTLE_MS and x.f is not None])
-            else:
-                self._baseline.reset()
+            self._baseline.rebase(s.t_ms, [x.f for x in self._event if x.t_ms > s.t_ms - SETTLE_MS and x.f is not None])
             self._event = []
             self._below_since = None
             self._history.clear()
         return []
 
-    def _settled(self, s: _Sample) -> bool:
+    def _settled(self, s: Sample) -> bool:
         """The score has stayed under the threshold, and stopped falling, for SETTLE_MS: the face
         came to rest somewhere else (the mouth after speech, a changed posture), not back to neutral."""
         if s.t_ms - self._above_ms < SETTLE_MS:
@@ -357,69 +328,24 @@ class Spotter:
         `floor`: the score level the excursion settled at (its offset is measured above it)."""
         frames = list(self._history) + self._event
         n_pre = len(self._history)
-        self._history.clear()
-        for x in self._event:  # frames after the offset seed the next event's pre-roll
-            self._remember(x)
-        self._event = []
-        self._below_since = None
-        scores = np.array([x.score for x in frames])
-        times = np.array([x.t_ms for x in frames])
-        apex = n_pre + int(np.argmax(scores[n_pre:]))
-        scores = apex_profile([x.z for x in frames], apex, scores, PROFILE_SHARE)
-        if floor > 0:
-            scores = scores.copy()
-            scores[apex + 1:] = np.maximum(scores[apex + 1:] - floor, 0.0)
-        peak = scores[apex]
-        t_on, t_off = event_extent(np.array([x.t_mid for x in frames]), scores, apex)
-        on = nearest(times, t_on, hi=apex)
-        off = nearest(times, t_off, lo=apex)
-        # As annotated: from the last frame at rest before to the first at rest after.
-        duration = frames[off].t_ms - frames[on].t_ms
-        frame_ms = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        top = frames[apex]
-        span = frames[on:off + 1]
-        reason = self._reject_reason(span, frames[off:], peak)
+        self._drop()
+        ext = measure(frames, n_pre, self.cfg, floor)
+        span = frames[ext.on:ext.off + 1]
+        reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold)
         if reason:
             self.rejected[reason] += 1
-            log.debug("candidate at frame %d rejected: %s", top.index, reason)
+            log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)
             return None
-        if duration < self.cfg.min_micro_ms - frame_ms:
+        if ext.duration_ms < self.cfg.min_micro_ms - ext.frame_ms:
             return None
-        # Micro or macro by twice the width at half height: for a rise and a fall
-        # of any shares (smoothstep) that is the whole duration, and it is
-        # measured where the flanks are steepest, so noise and the slow settling
-        # of the landmark model at the feet do not stretch it.
-        t_mid = np.array([x.t_mid for x in frames])
-        width = 2.0 * (crossing(t_mid, scores, apex, 0.5 * peak, 1) - crossing(t_mid, scores, apex, 0.5 * peak, -1))
-        # A rise longer than a whole micro expression cannot be one, whatever the width.
-        rise = frames[apex].t_ms - frames[on].t_ms
-        micro = min(width, duration) <= self.cfg.max_micro_ms + 0.5 and rise <= self.cfg.max_micro_ms
-        kind = "micro" if micro else "macro"
-        if duration > self.cfg.max_macro_ms:
+        if ext.duration_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
-        ev = self._record(frames, on, apex, off, duration, kind)
-        return ev, frames[on].t_ms, frames[off].t_ms, any(x.mouth_open for x in span)
+        ev = self._record(frames, ext)
+        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, any(x.mouth_open for x in span)
 
-    def _reject_reason(self, span: list[_Sample], tail: list[_Sample], peak: float) -> str:
-        """Why a candidate is not an expression, or "" if it is one.
-
-        `tail` runs from the offset to the newest frame. A blink cuts the score
-        to zero, so a candidate made of the landmark model's lead-in to a blink
-        ends on a blink frame, and one made of its after-effect starts on one.
-        """
-        if span[0].blink or any(x.blink for x in tail):
-            return "blink"
-        if span[0].talking:
-            return "talking"
-        if max(x.speed for x in span) > MOTION_DPS and peak < self.cfg.threshold * MOTION_OVERRIDE:
-            return "head_motion"
-        if any(x.unreliable for x in span):
-            return "head_motion"
-        return ""
-
-    def _record(self, frames: list[_Sample], on: int, apex: int, off: int, duration: float, kind: str) -> Event:
-        top = frames[apex]
+    def _record(self, frames: list[Sample], ext: Extent) -> Event:
+        on, off, top = ext.on, ext.off, frames[ext.apex]
         # Apex intensities: mean displacement over the frames near the peak (less noise).
         near = [x for x in frames[on:off + 1] if x.score >= 0.8 * top.score] or [top]
         intensity = self._fx.intensities(np.mean([x.disp for x in near], axis=0))
@@ -428,19 +354,11 @@ class Spotter:
             intensity = flow  # cleaner than the landmarks' (which drag neighbours along), where there is flow
         cnn = self._cnn_at(frames[on:off + 1], top.t_ms)
         emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral)
-        pose = top.pose
-        if pose is None:
-            head = {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
-        elif hasattr(pose, "yaw"):
-            head = {"yaw": round(float(pose.yaw), 2), "pitch": round(float(pose.pitch), 2), "roll": round(float(pose.roll), 2)}
-        else:
-            yaw, pitch, roll = (float(v) for v in pose)
-            head = {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
         return Event(
             onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
             onset_utc=self._utc(frames[on].t_ns), apex_utc=self._utc(top.t_ns), offset_utc=self._utc(frames[off].t_ns),
-            duration_ms=round(duration, 1), type=kind, emotion=emotion, confidence=confidence,
-            scores=scores, aus=aus, head_pose=head, versions=dict(self.versions), video=self.video,
+            duration_ms=round(ext.duration_ms, 1), type=ext.kind, emotion=emotion, confidence=confidence,
+            scores=scores, aus=aus, head_pose=head_pose(top.pose), versions=dict(self.versions), video=self.video,
         )
 
     # -- helpers ------------------------------------------------------------
@@ -471,7 +389,7 @@ class Spotter:
             return f, t_ms
         return np.mean([x for _, x in self._recent], axis=0), float(np.mean([t for t, _ in self._recent]))
 
-    def _maybe_classify(self, frame: Any, res: Any, s: _Sample) -> None:
+    def _maybe_classify(self, frame: Any, res: Any, s: Sample) -> None:
         """Ask the pipeline for the emotion CNN at a rising candidate apex (if it did not run)."""
         if self._pipeline is None or s.emotion is not None or not self._event:
             return
@@ -500,12 +418,12 @@ class Spotter:
             self._event = []
             self._below_since = None
 
-    def _calm(self, s: _Sample) -> None:
+    def _calm(self, s: Sample) -> None:
         """A neutral frame: the flow reference may be renewed from it."""
         if self._flow is not None and not (s.unreliable or s.blink or s.talking):
             self._flow.calm(s.t_ms)
 
-    def _remember(self, s: _Sample) -> None:
+    def _remember(self, s: Sample) -> None:
         self._history.append(s)
         while self._history and self._history[0].t_ms < s.t_ms - PREROLL_MS:
             self._history.popleft()
@@ -521,7 +439,7 @@ class Spotter:
             return 0.0
         return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
 
-    def _note_cnn_neutral(self, s: _Sample) -> None:
+    def _note_cnn_neutral(self, s: Sample) -> None:
         if s.emotion is None:
             return
         e = np.asarray(s.emotion, dtype=np.float64)
@@ -531,7 +449,7 @@ class Spotter:
             self._cnn_neutral += CNN_NEUTRAL_ALPHA * (e - self._cnn_neutral)
 
     @staticmethod
-    def _cnn_at(span: list[_Sample], t_ms: float) -> np.ndarray | None:
+    def _cnn_at(span: list[Sample], t_ms: float) -> np.ndarray | None:
         with_cnn = [x for x in span if x.emotion is not None]
         if not with_cnn:
             return None

@@ -1,0 +1,115 @@
+"""A finished excursion of the spotting score: its frames, its extent, and whether it is an expression.
+
+Pure functions on the per-frame samples the spotter keeps; the spotter decides
+when an excursion is over, these decide what it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.config import SpottingConfig
+from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
+
+MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
+MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
+PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
+
+
+@dataclass(slots=True)
+class Sample:
+    """What the spotter remembers of one frame."""
+
+    t_ms: float
+    t_ns: int
+    index: int
+    score: float
+    disp: np.ndarray
+    rotation: np.ndarray
+    speed: float
+    unreliable: bool
+    pose: Any
+    emotion: np.ndarray | None
+    t_mid: float  # centre time of the smoothing window the score stands for
+    blink: bool = False
+    talking: bool = False
+    mouth_open: bool = False
+    z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
+    fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
+    f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """Indices into the excursion's frames, its duration as annotated, and its type."""
+
+    on: int
+    apex: int
+    off: int
+    duration_ms: float
+    kind: str  # micro | macro
+    peak: float
+    frame_ms: float
+
+
+def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float = 0.0) -> Extent:
+    """Onset, apex and offset of the excursion after the first `n_pre` (pre-roll) frames.
+
+    `floor`: the score level the excursion settled at (its offset is measured above it).
+    """
+    scores = np.array([x.score for x in frames])
+    times = np.array([x.t_ms for x in frames])
+    t_mid = np.array([x.t_mid for x in frames])
+    apex = n_pre + int(np.argmax(scores[n_pre:]))
+    scores = apex_profile([x.z for x in frames], apex, scores, PROFILE_SHARE)
+    if floor > 0:
+        scores = scores.copy()
+        scores[apex + 1:] = np.maximum(scores[apex + 1:] - floor, 0.0)
+    peak = float(scores[apex])
+    t_on, t_off = event_extent(t_mid, scores, apex)
+    on = nearest(times, t_on, hi=apex)
+    off = nearest(times, t_off, lo=apex)
+    # As annotated: from the last frame at rest before to the first at rest after.
+    duration = float(frames[off].t_ms - frames[on].t_ms)
+    frame_ms = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    # Micro or macro by twice the width at half height: for a rise and a fall
+    # of any shares (smoothstep) that is the whole duration, and it is
+    # measured where the flanks are steepest, so noise and the slow settling
+    # of the landmark model at the feet do not stretch it.
+    width = 2.0 * (crossing(t_mid, scores, apex, 0.5 * peak, 1) - crossing(t_mid, scores, apex, 0.5 * peak, -1))
+    # A rise longer than a whole micro expression cannot be one, whatever the width.
+    rise = frames[apex].t_ms - frames[on].t_ms
+    micro = min(width, duration) <= cfg.max_micro_ms + 0.5 and rise <= cfg.max_micro_ms
+    return Extent(on, apex, off, duration, "micro" if micro else "macro", peak, frame_ms)
+
+
+def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold: float) -> str:
+    """Why a candidate is not an expression, or "" if it is one.
+
+    `tail` runs from the offset to the newest frame. A blink cuts the score
+    to zero, so a candidate made of the landmark model's lead-in to a blink
+    ends on a blink frame, and one made of its after-effect starts on one.
+    """
+    if span[0].blink or any(x.blink for x in tail):
+        return "blink"
+    if span[0].talking:
+        return "talking"
+    if max(x.speed for x in span) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
+        return "head_motion"
+    if any(x.unreliable for x in span):
+        return "head_motion"
+    return ""
+
+
+def head_pose(pose: Any) -> dict[str, float]:
+    """The event record's head pose from a HeadPose, a (yaw, pitch, roll) tuple or nothing."""
+    if pose is None:
+        return {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
+    if hasattr(pose, "yaw"):
+        yaw, pitch, roll = float(pose.yaw), float(pose.pitch), float(pose.roll)
+    else:
+        yaw, pitch, roll = (float(v) for v in pose)
+    return {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
