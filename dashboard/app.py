@@ -73,9 +73,17 @@ def dep(request: Request) -> Deployment:
     return request.app.state.deployment
 
 
+CHROME_MARK = "<!--chrome-->"
+
+
 def page(name: str) -> Any:
+    """A page with the header every page shares (skip link, navigation, live status, sign-out, `<main>`)
+    put in place of its CHROME_MARK; composed once, when the app is built."""
+    chrome = (STATIC / "chrome.html").read_text(encoding="utf-8").rstrip("\n")
+    html = (STATIC / name).read_text(encoding="utf-8").replace(CHROME_MARK, chrome)
+
     async def handler(request: Request) -> Response:
-        return FileResponse(STATIC / name, headers={"cache-control": "no-store"})
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
     handler.__name__ = f"page_{name.split('.')[0]}"
     return handler
 

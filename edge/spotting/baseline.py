@@ -46,12 +46,23 @@ class Baseline:
 
     def reset(self) -> None:
         self._ready = False
+        self._clear()
+
+    def _clear(self) -> None:
         self._t.fill(-np.inf)
         self._head = 0
         self._count = 0
         self._first_ms = np.inf
         self._last_ms = -np.inf
         self._computed_ms = -np.inf
+
+    def _push(self, t_ms: float, x: np.ndarray) -> None:
+        self._x[self._head] = x
+        self._t[self._head] = t_ms
+        self._head = (self._head + 1) % len(self._t)
+        self._count = min(self._count + 1, len(self._t))
+        self._last_ms = t_ms
+        self._first_ms = min(self._first_ms, t_ms)
 
     @property
     def ready(self) -> bool:
@@ -70,12 +81,7 @@ class Baseline:
 
     def add(self, t_ms: float, x: np.ndarray) -> None:
         """Record one neutral frame; refresh median and sigma when due."""
-        self._x[self._head] = x
-        self._t[self._head] = t_ms
-        self._head = (self._head + 1) % len(self._t)
-        self._count = min(self._count + 1, len(self._t))
-        self._last_ms = t_ms
-        self._first_ms = min(self._first_ms, t_ms)
+        self._push(t_ms, x)
         # Recompute more often while warming up, so early estimates settle fast.
         due = self.recompute_ms if self.ready else self.recompute_ms / 4
         if t_ms - self._computed_ms >= due:
@@ -85,15 +91,10 @@ class Baseline:
         """The subject came to rest elsewhere: these recent samples become the neutral (noise kept)."""
         if not samples:
             return
-        self._t.fill(-np.inf)
-        self._head = 0
-        self._count = 0
+        self._clear()
         n = len(samples)
         for i, x in enumerate(samples):
-            self._x[self._head] = x
-            self._t[self._head] = now_ms - (n - 1 - i) * 1e-3  # inside the window, in order
-            self._head = (self._head + 1) % len(self._t)
-            self._count = min(self._count + 1, len(self._t))
+            self._push(now_ms - (n - 1 - i) * 1e-3, x)  # inside the window, in order
         self.median = np.median(np.asarray(samples), axis=0)
         self._computed_ms = now_ms
 

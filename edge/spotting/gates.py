@@ -64,7 +64,7 @@ class TalkDetector:
         self.hold_ms = hold_ms
         self._rises: deque[float] = deque()
         self._recent: deque[float] = deque()  # every opening of the last few seconds
-        self._floor: deque[tuple[float, float]] = deque()
+        self._floor: deque[tuple[float, float]] = deque()  # (t, opening), openings increasing
         self._open = False
         self._until = -np.inf
 
@@ -83,10 +83,13 @@ class TalkDetector:
         that comes to rest a little apart (after speech, with a changed
         baseline) is not taken for endless syllables.
         """
+        # Running minimum: openings no lower than a later one can never be the floor again.
+        while self._floor and self._floor[-1][1] >= opening:
+            self._floor.pop()
         self._floor.append((t_ms, opening))
         while self._floor[0][0] < t_ms - FLOOR_MS:
             self._floor.popleft()
-        rise = opening - min(v for _, v in self._floor) if FLOOR_MS > 0 else opening
+        rise = opening - self._floor[0][1]
         level = level if not self._open else level * 0.4
         is_open = rise > level and (counts or self._open)
         if is_open and not self._open:

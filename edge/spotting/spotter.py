@@ -275,7 +275,7 @@ class Spotter:
             self._below_since = None
         elif self._below_since is None:
             self._below_since = s.t_ms
-        if s.score >= self.cfg.threshold:
+        if s.score >= thr:
             self._above_ms = s.t_ms
         if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
             done = self._finish()
@@ -285,7 +285,7 @@ class Spotter:
         if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             log.debug("excursion longer than %.0f ms: its last moments are the new neutral", self.cfg.max_macro_ms)
-            self._baseline.rebase(s.t_ms, [x.f for x in self._event if x.t_ms > s.t_ms - SETTLE_MS and x.f is not None])
+            self._rebase(s.t_ms, self._last_moments(s.t_ms))
             self._event = []
             self._below_since = None
             self._history.clear()
@@ -296,7 +296,7 @@ class Spotter:
         came to rest somewhere else (the mouth after speech, a changed posture), not back to neutral."""
         if s.t_ms - self._above_ms < SETTLE_MS:
             return False
-        recent = [x.score for x in self._event if x.t_ms > s.t_ms - SETTLE_MS]
+        recent = [x.score for x in self._last_moments(s.t_ms)]
         half = len(recent) // 2
         if half < 1:
             return False
@@ -305,14 +305,22 @@ class Spotter:
     def _settle(self) -> list[tuple[Event, float, float, bool]]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
         now = self._event[-1].t_ms
-        rest = [x for x in self._event if x.t_ms > now - SETTLE_MS]
+        rest = self._last_moments(now)
         floor = float(np.median([x.score for x in rest]))
         # A step to a new rest (posture, the mouth after speech) is no expression; an expression
         # that came most of the way back down before its face settled is.
         done = self._finish(floor) if floor < SETTLE_EMIT_SHARE * self._peak else self._drop()
-        self._baseline.rebase(now, [x.f for x in rest if x.f is not None])
+        self._rebase(now, rest)
         self.rejected["settled"] += 1
         return [done] if done is not None else []
+
+    def _last_moments(self, now: float) -> list[Sample]:
+        """The current excursion's last SETTLE_MS: where the face is now."""
+        return [x for x in self._event if x.t_ms > now - SETTLE_MS]
+
+    def _rebase(self, now: float, rest: list[Sample]) -> None:
+        """These samples are the neutral from now on."""
+        self._baseline.rebase(now, [x.f for x in rest if x.f is not None])
 
     def _drop(self) -> None:
         """Forget the current excursion (its frames seed the next one's pre-roll)."""

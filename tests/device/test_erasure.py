@@ -30,20 +30,14 @@ def populate(data: Path) -> dict[str, list[str]]:
     outbox = Outbox(data / "outbox.sqlite3", device="room-1")
     store = ClipStore(data / "clips", max_mb=100, max_age_days=7)
     ids: dict[str, list[str]] = {"A": [], "B": [], "": []}
-    outbox.start_session("A")
-    for _ in range(3):
-        cid = make_clip(store, "A")
-        ev = event(1, 2, 3, "A")
-        ev.id = cid
-        outbox.put(ev)
-        ids["A"].append(cid)
-    outbox.start_session("B")
-    for _ in range(2):
-        cid = make_clip(store, "B")
-        ev = event(1, 2, 3, "B")
-        ev.id = cid
-        outbox.put(ev)
-        ids["B"].append(cid)
+    for session, count in (("A", 3), ("B", 2)):
+        outbox.start_session(session)
+        for _ in range(count):
+            cid = make_clip(store, session)
+            ev = event(1, 2, 3, session)
+            ev.id = cid
+            outbox.put(ev)
+            ids[session].append(cid)
     outbox.stop_session()
     ev = event(1, 2, 3, "")
     outbox.put(ev)
