@@ -29,10 +29,10 @@ models: $(STAMP)
 	$(BIN)/microexpr models fetch
 
 # The Raspberry Pi OS Bookworm runtime: tflite-runtime 2.14 on numpy < 2.
-$(STAMP_TFLITE): pyproject.toml
+$(STAMP_TFLITE): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV_TFLITE)
 	$(VENV_TFLITE)/bin/pip install $(PIP) --upgrade pip
-	$(VENV_TFLITE)/bin/pip install $(PIP) -e '.[tflite]' pytest pytest-timeout hypothesis 'scikit-image<0.26'
+	$(VENV_TFLITE)/bin/pip install $(PIP) -e '.[tflite]' pytest pytest-timeout hypothesis 'scikit-image<0.26' 'matplotlib>=3.8'
 	touch $@
 
 # DEMO_ARGS=--exit ends after the replay instead of serving the dashboard (for scripts).

@@ -13,6 +13,7 @@ prints them all.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import urllib.parse
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, InputError
 
 
 def _f(default: Any, doc: str) -> Any:
@@ -61,6 +62,9 @@ class VisionConfig:
     emotion_every: int = _f(4, "Run the emotion CNN every N frames (and always at a candidate apex).")
     side_thread: bool = _f(True, "Run the emotion CNN and the spotter's optical flow on a second thread, beside the "
                            "landmark model, from the previous frame's landmarks (cuts per-frame latency on 2+ cores).")
+    gil_switch_ms: float = _f(0.5, "With the side thread: Python's GIL switch interval in ms (Python's own is 5). "
+                              "The main thread waits up to this long for the GIL when the landmark model returns "
+                              "while the side thread runs Python; 0 keeps Python's setting.")
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,23 @@ def _resolve_secrets(cfg: Config) -> Config:
     return dataclasses.replace(cfg, mqtt=mqtt, dashboard=dash)
 
 
+def with_thresholds(cfg: SpottingConfig, values: dict[str, Any]) -> SpottingConfig:
+    """Spotting settings changed live (MQTT `set_thresholds`): all valid or InputError, nothing half-applied."""
+    names = {f.name for f in dataclasses.fields(SpottingConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InputError(f"set_thresholds: unknown setting(s) {', '.join(unknown)}")
+    checked: dict[str, float] = {}
+    for k, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise InputError(f"set_thresholds: {k} must be a positive number, got {v!r}")
+        checked[k] = float(v)
+    new = dataclasses.replace(cfg, **checked)
+    if not 0 < new.min_micro_ms < new.max_micro_ms < new.max_macro_ms:
+        raise InputError("set_thresholds: need 0 < min_micro_ms < max_micro_ms < max_macro_ms")
+    return new
+
+
 def validate(cfg: Config) -> None:
     """Cross-field and range checks; each error names its key."""
     if cfg.source.kind not in ("video", "webcam", "picamera2"):
@@ -317,6 +338,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("source.queue_frames: must be at least 1")
     if cfg.vision.emotion_every < 1:
         raise ConfigError("vision.emotion_every: must be at least 1")
+    if not 0 <= cfg.vision.gil_switch_ms <= 100:
+        raise ConfigError(f"vision.gil_switch_ms: must be between 0 and 100, got {cfg.vision.gil_switch_ms}")
     if not 0 < cfg.spotting.min_micro_ms < cfg.spotting.max_micro_ms < cfg.spotting.max_macro_ms:
         raise ConfigError("spotting: need 0 < min_micro_ms < max_micro_ms < max_macro_ms")
     if cfg.outbox.max_mb <= 0 or cfg.outbox.max_events <= 0:

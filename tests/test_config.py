@@ -66,3 +66,9 @@ def test_password_file_and_credentials_directory(tmp_path):
     (creds / "mqtt_password").write_text("from-systemd\n")
     cfg = load_config(environ={"CREDENTIALS_DIRECTORY": str(creds)})
     assert cfg.mqtt.password == "from-systemd"
+
+
+def test_gil_switch_interval_range(tmp_path):
+    assert load_config(environ={}).vision.gil_switch_ms == 0.5
+    with pytest.raises(ConfigError, match=r"vision\.gil_switch_ms: must be between 0 and 100, got -1"):
+        load_config(write(tmp_path, "[vision]\ngil_switch_ms = -1.0\n"), environ={})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 EMOTIONS: tuple[str, ...] = (
@@ -11,6 +12,11 @@ EMOTIONS: tuple[str, ...] = (
 )
 EVENT_TYPES: tuple[str, ...] = ("micro", "macro")
 SCHEMA_VERSION = 1
+
+
+def utc_iso(dt: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, the form every record time takes."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 @dataclass(slots=True)

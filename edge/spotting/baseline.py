@@ -98,6 +98,12 @@ class Baseline:
         self.median = np.median(np.asarray(samples), axis=0)
         self._computed_ms = now_ms
 
+    def shift(self, start: int, delta: np.ndarray) -> None:
+        """Features from column `start` on are now measured from a new zero `delta` away (the optical
+        flow's reference was renewed): move the neutral with them instead of forgetting it."""
+        self._x[:, start:] -= delta
+        self.median[start:] -= delta
+
     def recompute(self, now_ms: float) -> None:
         keep = self._t >= now_ms - self.window_ms
         n = int(keep.sum())

@@ -1,4 +1,5 @@
-"""A finished excursion of the spotting score: its frames, its extent, and whether it is an expression.
+"""A finished excursion of the spotting score: its frames, its extent, and whether it is an expression
+(plus the per-frame head speed those decisions use).
 
 Pure functions on the per-frame samples the spotter keeps; the spotter decides
 when an excursion is over, these decide what it was.
@@ -7,15 +8,17 @@ when an excursion is over, these decide what it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from edge.config import SpottingConfig
+from edge.spotting.align import rotation_angle_deg
 from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
 
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
+MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 
 
@@ -113,3 +116,23 @@ def head_pose(pose: Any) -> dict[str, float]:
     else:
         yaw, pitch, roll = (float(v) for v in pose)
     return {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
+
+
+def head_speed(t_ms: float, rotation: np.ndarray, newest_first: Iterable[Sample]) -> float:
+    """Head angular speed in deg/s over the last ~MOTION_WINDOW_MS of samples."""
+    ref = None
+    for x in newest_first:
+        ref = x
+        if t_ms - x.t_ms >= MOTION_WINDOW_MS:
+            break
+    if ref is None or t_ms - ref.t_ms <= 0:
+        return 0.0
+    return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
+
+
+def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
+    """The emotion CNN output closest in time to `t_ms` within the event (None if it never ran)."""
+    with_cnn = [x for x in span if x.emotion is not None]
+    if not with_cnn:
+        return None
+    return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion

@@ -152,3 +152,21 @@ def _au_number(label: str) -> int:
     digits = "".join(c for c in label if c.isdigit())
     return int(digits) if digits else 0
 
+
+
+class CnnNeutral:
+    """The emotion CNN's output on this person's neutral face: an exponential mean over calm frames
+    (faces differ in what the CNN calls neutral; an event is scored by its change from this)."""
+
+    def __init__(self, alpha: float = 0.05) -> None:
+        self.alpha = alpha
+        self.value: np.ndarray | None = None
+
+    def add(self, softmax: np.ndarray | None) -> None:
+        if softmax is None:
+            return
+        e = np.asarray(softmax, dtype=np.float64)
+        if self.value is None:
+            self.value = e.copy()
+        else:
+            self.value += self.alpha * (e - self.value)

@@ -15,6 +15,7 @@ values discount, infinity ignores.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -172,3 +173,38 @@ class Gates:
         if head_speed > MOTION_DPS:
             div *= 1.0 + (head_speed - MOTION_DPS) * MOTION_DISCOUNT_PER_DPS
         return div
+
+
+TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
+
+
+class TalkHold:
+    """Events during which the mouth opened wait until talking can be ruled out.
+
+    Talking shows as mouth openings before and after the event; the event's
+    own opening (a surprised jaw drop) does not count.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[float, Any, float, float]] = []  # (decide at, event, onset ms, offset ms)
+
+    def hold(self, event: Any, onset_ms: float, offset_ms: float) -> None:
+        self._pending.append((offset_ms + TALK_DECIDE_MS, event, onset_ms, offset_ms))
+
+    def release(self, now_ms: float, talk: TalkDetector) -> tuple[list[Any], int]:
+        """Events whose wait is over and that were not talking; and how many were."""
+        out, talking = [], 0
+        while self._pending and self._pending[0][0] <= now_ms:
+            _, ev, t_on, t_off = self._pending.pop(0)
+            around = talk.openings(t_on - 1000.0, t_on - 1.0) + talk.openings(t_off + 1.0, t_off + TALK_DECIDE_MS)
+            if around >= 2:
+                talking += 1
+            else:
+                out.append(ev)
+        return out, talking
+
+    def flush(self) -> list[Any]:
+        """End of stream: whatever still waits is reported (no more talking can show)."""
+        out = [ev for _, ev, _, _ in self._pending]
+        self._pending.clear()
+        return out

@@ -30,42 +30,36 @@ from typing import Any, Callable
 import numpy as np
 
 from edge import __version__
-from edge.config import SpottingConfig
-from edge.errors import InputError
-from edge.events.record import Event
-from edge.spotting.align import Aligner, rotation_angle_deg
+from edge.config import SpottingConfig, with_thresholds
+from edge.events.record import Event, utc_iso
+from edge.spotting.align import Aligner
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import Extent, Sample, head_pose, measure, reject_reason
+from edge.spotting.candidate import Extent, Sample, emotion_near, head_pose, head_speed, measure, reject_reason
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
-from edge.spotting.emotion import classify
+from edge.spotting.emotion import CnnNeutral, classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.flow import EarlyFlow, FlowChannel
+from edge.spotting.flow import POOL as FLOW_POOL, EarlyFlow, FlowChannel
 from edge.spotting.flow_aus import flow_intensities
-from edge.spotting.gates import Gates
+from edge.spotting.gates import Gates, TalkHold
+from edge.spotting.smoothing import Boxcar
 
 log = logging.getLogger(__name__)
 
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
-MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is unreliable
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
 NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
 SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at 120-200)
-TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
-CNN_NEUTRAL_ALPHA = 0.05  # EMA weight of the CNN's neutral output per sample
 FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD units (reference drift included)
 POST_TALK_MS = 150.0  # after talking, the flow reference is renewed once the landmarks are calm this long
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
+TRACK_SETTLE_MS = 100.0  # after detection finds a face, the tracked region takes this long to settle on it
 SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this long has settled at a new rest
 SETTLE_FLAT = 0.85  # ... "level": the later half's median score at least this share of the earlier half's
 SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak
-
-
-def utc_iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 class Spotter:
@@ -107,15 +101,17 @@ class Spotter:
         self._peak = 0.0
         self._below_since: float | None = None
         self._lost_since: float | None = None
-        self._cnn_neutral: np.ndarray | None = None
+        self._cnn_neutral = CnnNeutral()
         self._last_t = -np.inf
-        self._recent: deque[tuple[float, np.ndarray]] = deque()
+        self._smooth = Boxcar(SMOOTH_MS)
         self._last_cnn_ms = -np.inf
-        self._pending: list[tuple[float, Event, float, float]] = []
+        self._hold = TalkHold()
+        self._calm_flow: deque[np.ndarray] = deque(maxlen=FLOW_POOL)
         self._talked = False
         self._quiet_since: float | None = None
         self._early: tuple[int, FlowChannel, Future[EarlyFlow | None]] | None = None
         self._above_ms = -np.inf
+        self._found_ms = -np.inf  # when detection last (re)found the face
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -124,19 +120,8 @@ class Spotter:
             self.versions = self.versions | versions
 
     def set_thresholds(self, **kw: Any) -> dict[str, float]:
-        """Change spotting settings live (MQTT `set_thresholds`); all-or-nothing."""
-        names = {f.name for f in dataclasses.fields(SpottingConfig)}
-        unknown = sorted(set(kw) - names)
-        if unknown:
-            raise InputError(f"set_thresholds: unknown setting(s) {', '.join(unknown)}")
-        values: dict[str, float] = {}
-        for k, v in kw.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-                raise InputError(f"set_thresholds: {k} must be a positive number, got {v!r}")
-            values[k] = float(v)
-        new = dataclasses.replace(self.cfg, **values)
-        if not 0 < new.min_micro_ms < new.max_micro_ms < new.max_macro_ms:
-            raise InputError("set_thresholds: need 0 < min_micro_ms < max_micro_ms < max_macro_ms")
+        """Change spotting settings live (MQTT `set_thresholds`); all-or-nothing (InputError)."""
+        new = with_thresholds(self.cfg, kw)
         baseline_changed = new.baseline_s != self.cfg.baseline_s
         self.cfg = new
         if baseline_changed:
@@ -178,7 +163,12 @@ class Spotter:
         if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
             return self._face_lost(t_ms)
         self._lost_since = None
+        if getattr(res, "detected", False):
+            self._found_ms = t_ms
+        settling = t_ms - self._found_ms < TRACK_SETTLE_MS
         if self._aligner is None:
+            if settling:
+                return []
             self._aligner = Aligner(res.landmarks)
         aligned = self._aligner.align(res.landmarks, rows=self._fx.landmarks)
         n = len(AU_NAMES)
@@ -195,15 +185,15 @@ class Spotter:
         z_landmarks = z
         if fdisp is not None:
             z = fuse(z, fdisp / base.sigma[n:])
-        speed = self._head_speed(t_ms, aligned.rotation)
-        unreliable = aligned.residual > RESIDUAL_MAX
+        speed = head_speed(t_ms, aligned.rotation, itertools.chain(reversed(self._event), reversed(self._history)))
+        unreliable = aligned.residual > RESIDUAL_MAX or settling
         div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
         zc = z / div
         score = combined_score(zc) if base.ready else 0.0
         landmark_score = combined_score(z_landmarks / div)
         if fdisp is not None and base.ready:
-            self._check_flow_drift(t_ms, score, landmark_score)
-        self._after_talk(t_ms, landmark_score)
+            self._check_flow_drift(t_ms, score, landmark_score, f[n:])
+        self._after_talk(t_ms, landmark_score, f[n:] if use_flow else None)
         s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f)
@@ -212,33 +202,22 @@ class Spotter:
             base.add(t_ms, f)
             self._calm(s)
             self._remember(s)
-            self._note_cnn_neutral(s)
+            self._cnn_neutral.add(s.emotion)
             return []
         return self._release(s, self._step(s, f))
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
-        """Hold events during which the mouth opened until talking can be ruled out.
-
-        Talking shows as mouth openings before and after the event; the event's
-        own opening (a surprised jaw drop) does not count.
-        """
-        out = [ev for ev, _, _, mouth in done if not mouth]
-        self._pending += [(t_off + TALK_DECIDE_MS, ev, t_on, t_off) for ev, t_on, t_off, mouth in done if mouth]
-        while self._pending and self._pending[0][0] <= s.t_ms:
-            _, ev, t_on, t_off = self._pending.pop(0)
-            talk = self._gates.talk
-            around = talk.openings(t_on - 1000.0, t_on - 1.0) + talk.openings(t_off + 1.0, t_off + TALK_DECIDE_MS)
-            if around >= 2:
-                self.rejected["talking"] += 1
-                log.debug("candidate at frame %d rejected: talking", ev.apex_frame)
-            else:
-                out.append(ev)
-        return out
+        """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
+        for ev, t_on, t_off, mouth in done:
+            if mouth:
+                self._hold.hold(ev, t_on, t_off)
+        out, talking = self._hold.release(s.t_ms, self._gates.talk)
+        self.rejected["talking"] += talking
+        return [ev for ev, _, _, mouth in done if not mouth] + out
 
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
-        out: list[Event] = [ev for _, ev, _, _ in self._pending]
-        self._pending.clear()
+        out: list[Event] = self._hold.flush()
         if self._event and self._below_since is not None:
             done = self._finish()
             if done is not None:
@@ -260,7 +239,7 @@ class Spotter:
                 return []
             if s.score < thr * CALM_SHARE and not (s.unreliable or s.blink or s.talking):
                 self._baseline.add(s.t_ms, f)
-                self._note_cnn_neutral(s)
+                self._cnn_neutral.add(s.emotion)
                 self._calm(s)
             elif self._flow is not None:
                 self._flow.interrupt()
@@ -350,7 +329,9 @@ class Spotter:
             self.rejected["too_long"] += 1
             return None
         ev = self._record(frames, ext)
-        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, any(x.mouth_open for x in span)
+        # The mouth counts over the whole excursion, not only its measured extent: talking's next
+        # syllable can open it just after the offset.
+        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, any(x.mouth_open or x.talking for x in frames[ext.on:])
 
     def _record(self, frames: list[Sample], ext: Extent) -> Event:
         on, off, top = ext.on, ext.off, frames[ext.apex]
@@ -360,8 +341,8 @@ class Spotter:
         if all(x.fdisp is not None for x in near):
             flow = flow_intensities(np.mean([x.fdisp for x in near], axis=0), self._baseline.sigma[len(AU_NAMES):])
             intensity = flow  # cleaner than the landmarks' (which drag neighbours along), where there is flow
-        cnn = self._cnn_at(frames[on:off + 1], top.t_ms)
-        emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral)
+        cnn = emotion_near(frames[on:off + 1], top.t_ms)
+        emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral.value)
         return Event(
             onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
             onset_utc=self._utc(frames[on].t_ns), apex_utc=self._utc(top.t_ns), offset_utc=self._utc(frames[off].t_ns),
@@ -387,16 +368,6 @@ class Spotter:
             self._last_t = t_ms
         return []
 
-    def _smooth(self, t_ms: float, f: np.ndarray) -> tuple[np.ndarray, float]:
-        """Boxcar mean over the last SMOOTH_MS (less landmark jitter at high frame rates),
-        and the time it stands for (the window's centre)."""
-        self._recent.append((t_ms, f))
-        while self._recent[0][0] <= t_ms - SMOOTH_MS:
-            self._recent.popleft()
-        if len(self._recent) == 1:
-            return f, t_ms
-        return np.mean([x for _, x in self._recent], axis=0), float(np.mean([t for t, _ in self._recent]))
-
     def _maybe_classify(self, frame: Any, res: Any, s: Sample) -> None:
         """Ask the pipeline for the emotion CNN at a rising candidate apex (if it did not run)."""
         if self._pipeline is None or s.emotion is not None or not self._event:
@@ -406,7 +377,7 @@ class Spotter:
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
 
-    def _after_talk(self, t_ms: float, landmark_score: float) -> None:
+    def _after_talk(self, t_ms: float, landmark_score: float, flow: np.ndarray | None) -> None:
         """Speech leaves the mouth at a slightly different rest: renew the flow reference once it is calm."""
         if self._gates.talking or landmark_score >= 0.5 * self.cfg.threshold:
             self._talked = self._talked or self._gates.talking
@@ -416,52 +387,39 @@ class Spotter:
             self._quiet_since = t_ms
         if self._talked and self._flow is not None and t_ms - self._quiet_since >= POST_TALK_MS:
             self._flow.renew(t_ms)
+            self._renewed(flow)
             self._talked = False
 
-    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
+    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float, flow: np.ndarray) -> None:
         assert self._flow is not None
-        if self._flow.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking) and self._event:
+        if not self._flow.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking):
+            return
+        self._renewed(flow)
+        if self._event:
             self.rejected["flow_drift"] += 1
             log.debug("flow drifted from its reference: renewed, excursion dropped")
             self._event = []
             self._below_since = None
 
     def _calm(self, s: Sample) -> None:
-        """A neutral frame: the flow reference may be renewed from it."""
-        if self._flow is not None and not (s.unreliable or s.blink or s.talking):
-            self._flow.calm(s.t_ms)
+        """A neutral frame: the flow reference may be renewed from it (and the flow's neutral moves along)."""
+        if self._flow is None or s.unreliable or s.blink or s.talking or s.fdisp is None:
+            return
+        self._calm_flow.append(s.f[len(AU_NAMES):])
+        if self._flow.calm(s.t_ms):
+            self._renewed(np.mean(self._calm_flow, axis=0))
+
+    def _renewed(self, old_flow: np.ndarray | None) -> None:
+        """The flow reference was renewed from frames whose flow against the old one was `old_flow`:
+        the flow estimates now start from there, and so must their neutral."""
+        self._calm_flow.clear()
+        if old_flow is not None:
+            self._baseline.shift(len(AU_NAMES), old_flow)
 
     def _remember(self, s: Sample) -> None:
         self._history.append(s)
         while self._history and self._history[0].t_ms < s.t_ms - PREROLL_MS:
             self._history.popleft()
-
-    def _head_speed(self, t_ms: float, rotation: np.ndarray) -> float:
-        """Head angular speed in deg/s over the last ~MOTION_WINDOW_MS."""
-        ref = None
-        for x in itertools.chain(reversed(self._event), reversed(self._history)):
-            ref = x
-            if t_ms - x.t_ms >= MOTION_WINDOW_MS:
-                break
-        if ref is None or t_ms - ref.t_ms <= 0:
-            return 0.0
-        return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
-
-    def _note_cnn_neutral(self, s: Sample) -> None:
-        if s.emotion is None:
-            return
-        e = np.asarray(s.emotion, dtype=np.float64)
-        if self._cnn_neutral is None:
-            self._cnn_neutral = e.copy()
-        else:
-            self._cnn_neutral += CNN_NEUTRAL_ALPHA * (e - self._cnn_neutral)
-
-    @staticmethod
-    def _cnn_at(span: list[Sample], t_ms: float) -> np.ndarray | None:
-        with_cnn = [x for x in span if x.emotion is not None]
-        if not with_cnn:
-            return None
-        return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion
 
     def _utc(self, t_ns: int) -> str:
         assert self._anchor is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from edge.config import VisionConfig
 from edge.sources.frame import Frame
 from edge.vision.detector import FaceDetector
 from edge.vision.emotion import EmotionClassifier
-from edge.vision.geometry import bounds
+from edge.vision.geometry import bounds, follow
 from edge.vision.landmarks import FaceLandmarker, roi_from_detection, roi_from_landmarks
 from edge.vision.models import Manifest, load_manifest, models_version, verify_all
 from edge.vision.pose import HeadPose, head_pose
@@ -24,6 +25,8 @@ from edge.vision.runtime import Runtime, find_runtime, load_interpreter
 log = logging.getLogger(__name__)
 
 STAGES = ("detect", "landmarks", "pose", "emotion")
+ROI_GAIN = 0.5  # share of the way the tracked region moves to the landmarks' region per frame
+ROI_JUMP = 0.08  # ... except a move larger than this share of its size, taken at once
 
 
 @dataclass(slots=True)
@@ -69,6 +72,7 @@ class FacePipeline:
         emotion_every: int = 4,
         runtime: Runtime | None = None,
         side_thread: bool = False,
+        gil_switch_ms: float = 0.0,
     ) -> None:
         self.manifest: Manifest = load_manifest(models_dir)
         paths = verify_all(self.manifest)
@@ -90,6 +94,13 @@ class FacePipeline:
         self.side: ThreadPoolExecutor | None = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="side") if side_thread else None
         )
+        self._switch_before: float | None = None
+        if self.side is not None and gil_switch_ms > 0:
+            # Process-wide, so it is put back on close(). With Python's 5 ms, the main thread
+            # often waited that long for the GIL after invoke() while the side thread ran numpy
+            # (per-frame work p90 7.3-8.0 ms -> 5.7 ms at 0.5 ms; docs/benchmarks.md).
+            self._switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(gil_switch_ms / 1000.0)
         log.info("face pipeline on %s %s, threads %s", self.runtime.name, self.runtime.version, self.threads)
 
     @classmethod
@@ -102,6 +113,7 @@ class FacePipeline:
             emotion_every=cfg.emotion_every,
             runtime=runtime,
             side_thread=cfg.side_thread,
+            gil_switch_ms=cfg.gil_switch_ms,
         )
 
     @property
@@ -119,6 +131,9 @@ class FacePipeline:
         if self.side is not None:
             self.side.shutdown(wait=True)
             self.side = None
+        if self._switch_before is not None:
+            sys.setswitchinterval(self._switch_before)
+            self._switch_before = None
 
     def process(self, frame: Frame) -> FaceResult:
         early: Future[tuple[np.ndarray, float]] | None = None
@@ -172,7 +187,7 @@ class FacePipeline:
         res.face, res.landmarks, res.presence = True, lm, presence
         t0 = time.perf_counter_ns()
         res.box = bounds(lm)
-        self._roi = roi_from_landmarks(lm, res.box)
+        self._roi = follow(None if res.detected else self._roi, roi_from_landmarks(lm, res.box), ROI_GAIN, ROI_JUMP)
         res.pose = head_pose(lm)
         t["pose"] = (time.perf_counter_ns() - t0) / 1e6
         return res

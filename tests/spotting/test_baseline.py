@@ -98,3 +98,17 @@ def test_rebase_makes_recent_samples_the_neutral_and_keeps_the_noise() -> None:
     for i in range(1, 200):  # fresh neutral frames join the rebased window
         b.add(3000.0 + i * 5.0, rng.normal([0.5, 2.0], 0.01))
     np.testing.assert_allclose(b.median, [0.5, 2.0], atol=0.01)
+
+
+def test_shift_moves_the_neutral_of_some_features_with_their_new_zero() -> None:
+    """The flow's reference was renewed: its estimates now start from there, and so does their neutral."""
+    b = Baseline(3, 3000.0, 0.001)
+    rng = np.random.default_rng(1)
+    t = feed(b, 100.0, 2.0, np.array([0.0, 0.2, -0.3]), 0.01, rng)
+    sigma = b.sigma.copy()
+    b.shift(1, np.array([0.2, -0.3]))
+    np.testing.assert_allclose(b.median, [0.0, 0.0, 0.0], atol=0.01)
+    np.testing.assert_allclose(b.sigma, sigma)
+    feed(b, 100.0, 0.5, np.zeros(3), 0.01, rng, t0=t)  # frames measured from the new zero agree with the old ones
+    np.testing.assert_allclose(b.median, [0.0, 0.0, 0.0], atol=0.01)
+    np.testing.assert_allclose(b.sigma, sigma, rtol=0.3)

@@ -171,3 +171,29 @@ def test_a_step_to_a_new_rest_is_no_event_and_becomes_the_neutral(make_stream) -
     assert ev.emotion == "happiness"
     assert sp.rejected["settled"] >= 1
 
+
+
+@pytest.mark.parametrize("detected", [True, False])
+def test_a_bad_first_fit_does_not_become_the_flow_neutral(neutral_landmarks, detected) -> None:
+    """The first frame's landmarks are off (a fresh detection's crop): the flow reference taken on it
+    is renewed a second later, and the flow's neutral must move with it (or be taken after the
+    tracker settled), else the still face scores as an expression until a re-baseline."""
+    from skimage import data
+
+    from edge.sources.frame import Frame
+
+    photo = np.ascontiguousarray(data.astronaut()[:, :, :3])
+    rng = np.random.default_rng(5)
+    centre = neutral_landmarks[:, :2].mean(axis=0)
+    off = neutral_landmarks.copy()
+    off[:, :2] = (off[:, :2] - centre) * 1.03 + centre + (3.0, -2.0)  # 3 % larger, shifted: a detection's fit
+    noisy = [np.clip(photo + rng.normal(0.0, 2.0, photo.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    sp = spotter()
+    events = []
+    for i in range(int(3.5 * 120)):
+        frame = Frame(noisy[i % 8], int(i * 1e9 / 120), i)
+        lm = off if i == 0 else neutral_landmarks + rng.normal(0.0, 0.15, neutral_landmarks.shape)
+        res = type("Res", (), dict(face=True, landmarks=lm, pose=None, emotion=None, detected=detected and i == 0))
+        events += sp.update(frame, res)
+    assert events == [], [(e.type, e.onset_frame, e.offset_frame) for e in events]
+    assert sum(sp.rejected.values()) == 0, sp.rejected
