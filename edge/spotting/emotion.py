@@ -153,7 +153,6 @@ def _au_number(label: str) -> int:
     return int(digits) if digits else 0
 
 
-
 class CnnNeutral:
     """The emotion CNN's output on this person's neutral face: an exponential mean over calm frames
     (faces differ in what the CNN calls neutral; an event is scored by its change from this)."""
