@@ -38,7 +38,8 @@ from edge.spotting.candidate import Extent, Sample, emotion_near, head_pose, hea
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import CnnNeutral, classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.flow import POOL as FLOW_POOL, EarlyFlow, FlowChannel
+from edge.spotting.flow import EarlyFlow, FlowChannel
+from edge.spotting.flow_reference import FlowReference
 from edge.spotting.flow_aus import flow_intensities
 from edge.spotting.gates import Gates, TalkHold
 from edge.spotting.smoothing import Boxcar
@@ -53,13 +54,13 @@ NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
 SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at 120-200)
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD units (reference drift included)
-POST_TALK_MS = 150.0  # after talking, the flow reference is renewed once the landmarks are calm this long
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
 TRACK_SETTLE_MS = 100.0  # after detection finds a face, the tracked region takes this long to settle on it
 SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this long has settled at a new rest
 SETTLE_FLAT = 0.85  # ... "level": the later half's median score at least this share of the earlier half's
 SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak
+FLOW_CALM_SHARE = 0.5  # the flow alone scoring under this share of the threshold: the image looks neutral
 
 
 class Spotter:
@@ -96,6 +97,7 @@ class Spotter:
             2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(WARMUP_MS, self.cfg.baseline_s * 500.0)
         )
         self._gates = Gates()
+        self._reference = FlowReference(self._flow, self._baseline, n) if self._flow is not None else None
         self._history: deque[Sample] = deque()
         self._event: list[Sample] = []
         self._peak = 0.0
@@ -106,11 +108,9 @@ class Spotter:
         self._smooth = Boxcar(SMOOTH_MS)
         self._last_cnn_ms = -np.inf
         self._hold = TalkHold()
-        self._calm_flow: deque[np.ndarray] = deque(maxlen=FLOW_POOL)
-        self._talked = False
-        self._quiet_since: float | None = None
         self._early: tuple[int, FlowChannel, Future[EarlyFlow | None]] | None = None
         self._above_ms = -np.inf
+        self._flow_busy_ms = -np.inf  # last frame whose flow (alone) was not calm
         self._found_ms = -np.inf  # when detection last (re)found the face
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
@@ -191,9 +191,13 @@ class Spotter:
         zc = z / div
         score = combined_score(zc) if base.ready else 0.0
         landmark_score = combined_score(z_landmarks / div)
+        if fdisp is None or combined_score(fdisp / base.sigma[n:] / div) >= FLOW_CALM_SHARE * self.cfg.threshold:
+            self._flow_busy_ms = t_ms
         if fdisp is not None and base.ready:
             self._check_flow_drift(t_ms, score, landmark_score, f[n:])
-        self._after_talk(t_ms, landmark_score, f[n:] if use_flow else None)
+        if self._reference is not None:
+            self._reference.after_talk(t_ms, self._gates.talking, landmark_score >= 0.5 * self.cfg.threshold,
+                                       f[n:] if use_flow else None)
         s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f)
@@ -271,15 +275,21 @@ class Spotter:
         return []
 
     def _settled(self, s: Sample) -> bool:
-        """The score has stayed under the threshold, and stopped falling, for SETTLE_MS: the face
-        came to rest somewhere else (the mouth after speech, a changed posture), not back to neutral."""
-        if s.t_ms - self._above_ms < SETTLE_MS:
+        """The score has stayed under the threshold (or, past a micro expression's length, the flow has
+        seen a neutral image) and stopped falling for SETTLE_MS: the face came to rest somewhere else
+        (the mouth after speech, a changed posture, landmarks left off), not back to neutral."""
+        if s.t_ms - self._above_ms < SETTLE_MS and not self._landmarks_stuck(s):
             return False
         recent = [x.score for x in self._last_moments(s.t_ms)]
         half = len(recent) // 2
         if half < 1:
             return False
         return float(np.median(recent[half:])) >= SETTLE_FLAT * float(np.median(recent[:half]))
+
+    def _landmarks_stuck(self, s: Sample) -> bool:
+        """Longer than any micro expression, and the image has looked neutral to the flow for
+        SETTLE_MS: the landmarks, not the face, stayed displaced."""
+        return s.t_ms - self._event[0].t_ms > self.cfg.max_micro_ms and s.t_ms - self._flow_busy_ms >= SETTLE_MS
 
     def _settle(self) -> list[tuple[Event, float, float, bool]]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
@@ -377,24 +387,10 @@ class Spotter:
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
 
-    def _after_talk(self, t_ms: float, landmark_score: float, flow: np.ndarray | None) -> None:
-        """Speech leaves the mouth at a slightly different rest: renew the flow reference once it is calm."""
-        if self._gates.talking or landmark_score >= 0.5 * self.cfg.threshold:
-            self._talked = self._talked or self._gates.talking
-            self._quiet_since = None
-            return
-        if self._quiet_since is None:
-            self._quiet_since = t_ms
-        if self._talked and self._flow is not None and t_ms - self._quiet_since >= POST_TALK_MS:
-            self._flow.renew(t_ms)
-            self._renewed(flow)
-            self._talked = False
-
     def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float, flow: np.ndarray) -> None:
-        assert self._flow is not None
-        if not self._flow.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking):
+        assert self._reference is not None
+        if not self._reference.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking, flow):
             return
-        self._renewed(flow)
         if self._event:
             self.rejected["flow_drift"] += 1
             log.debug("flow drifted from its reference: renewed, excursion dropped")
@@ -402,19 +398,9 @@ class Spotter:
             self._below_since = None
 
     def _calm(self, s: Sample) -> None:
-        """A neutral frame: the flow reference may be renewed from it (and the flow's neutral moves along)."""
-        if self._flow is None or s.unreliable or s.blink or s.talking or s.fdisp is None:
-            return
-        self._calm_flow.append(s.f[len(AU_NAMES):])
-        if self._flow.calm(s.t_ms):
-            self._renewed(np.mean(self._calm_flow, axis=0))
-
-    def _renewed(self, old_flow: np.ndarray | None) -> None:
-        """The flow reference was renewed from frames whose flow against the old one was `old_flow`:
-        the flow estimates now start from there, and so must their neutral."""
-        self._calm_flow.clear()
-        if old_flow is not None:
-            self._baseline.shift(len(AU_NAMES), old_flow)
+        """A neutral frame: the flow reference may be renewed from it."""
+        if self._reference is not None and s.fdisp is not None and not (s.unreliable or s.blink or s.talking):
+            self._reference.calm(s.t_ms, s.f[len(AU_NAMES):])
 
     def _remember(self, s: Sample) -> None:
         self._history.append(s)

@@ -18,7 +18,7 @@ from edge.errors import InputError
 from edge.events.record import EMOTIONS
 from edge.spotting.spotter import CONFIRM_MS, SMOOTH_MS, Spotter
 
-from .conftest import PROTOTYPE_AUS, run_spotter
+from .conftest import PROTOTYPE_AUS, au_displacement, run_spotter, smooth_bump
 
 SMILE = {"6": 0.8, "12": 0.8}
 ONSET_MS = 3000.0  # on a frame at 30, 120 and 200 fps
@@ -197,3 +197,32 @@ def test_a_bad_first_fit_does_not_become_the_flow_neutral(neutral_landmarks, det
         events += sp.update(frame, res)
     assert events == [], [(e.type, e.onset_frame, e.offset_frame) for e in events]
     assert sum(sp.rejected.values()) == 0, sp.rejected
+
+
+def test_landmarks_that_stay_displaced_while_the_image_is_neutral_do_not_hold_the_spotter(neutral_landmarks) -> None:
+    """After an expression the landmark model can leave the lips a little off while the image (the
+    optical flow) is back at neutral; that level excursion must be settled, not held until the
+    re-baseline at max_macro_ms, or it hides the expressions that follow."""
+    from skimage import data
+
+    from edge.sources.frame import Frame
+
+    photo = np.ascontiguousarray(data.astronaut()[:, :, :3])
+    rng = np.random.default_rng(7)
+    noisy = [np.clip(photo + rng.normal(0.0, 2.0, photo.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    stuck = au_displacement(neutral_landmarks, {"15": 0.5})
+    smile = au_displacement(neutral_landmarks, SMILE)
+    sp = spotter()
+    events = []
+    for i in range(int(5.5 * 120)):
+        t_ms = i * 1000.0 / 120
+        lm = neutral_landmarks + rng.normal(0.0, 0.15, neutral_landmarks.shape)
+        if t_ms >= 2500.0:
+            lm = lm + stuck
+        lm = lm + float(smooth_bump(np.array([t_ms]), 4000.0, 300.0)[0]) * smile
+        res = type("Res", (), dict(face=True, landmarks=lm, pose=None, emotion=None, detected=i == 0))
+        events += sp.update(Frame(noisy[i % 8], int(t_ms * 1e6), i), res)
+    events += sp.flush()
+    assert sp.rejected["too_long"] == 0 and sp.rejected["settled"] >= 1, sp.rejected
+    found = [e for e in events if abs(e.onset_frame - 480) <= 12]
+    assert len(found) == 1 and found[0].type == "micro", [(e.type, e.onset_frame, e.offset_frame) for e in events]
