@@ -183,15 +183,16 @@ class Spotter:
         z = disp / base.sigma[:n]
         fdisp = raw[n:] if use_flow else None
         z_landmarks = z
-        if fdisp is not None:
-            z = fuse(z, fdisp / base.sigma[n:])
+        z_flow = fdisp / base.sigma[n:] if fdisp is not None else None
+        if z_flow is not None:
+            z = fuse(z, z_flow)
         speed = head_speed(t_ms, aligned.rotation, itertools.chain(reversed(self._event), reversed(self._history)))
         unreliable = aligned.residual > RESIDUAL_MAX or settling
         div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
         zc = z / div
         score = combined_score(zc) if base.ready else 0.0
         landmark_score = combined_score(z_landmarks / div)
-        if fdisp is None or combined_score(fdisp / base.sigma[n:] / div) >= FLOW_CALM_SHARE * self.cfg.threshold:
+        if z_flow is None or combined_score(z_flow / div) >= FLOW_CALM_SHARE * self.cfg.threshold:
             self._flow_busy_ms = t_ms
         if fdisp is not None and base.ready:
             self._check_flow_drift(t_ms, score, landmark_score, f[n:])
@@ -212,12 +213,15 @@ class Spotter:
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
+        out = []
         for ev, t_on, t_off, mouth in done:
             if mouth:
                 self._hold.hold(ev, t_on, t_off)
-        out, talking = self._hold.release(s.t_ms, self._gates.talk)
+            else:
+                out.append(ev)
+        released, talking = self._hold.release(s.t_ms, self._gates.talk)
         self.rejected["talking"] += talking
-        return [ev for ev, _, _, mouth in done if not mouth] + out
+        return out + released
 
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
@@ -226,8 +230,7 @@ class Spotter:
             done = self._finish()
             if done is not None:
                 out.append(done[0])
-        self._event = []
-        self._below_since = None
+        self._abandon()
         return out
 
     # -- state machine ------------------------------------------------------
@@ -269,8 +272,7 @@ class Spotter:
             self.rejected["too_long"] += 1
             log.debug("excursion longer than %.0f ms: its last moments are the new neutral", self.cfg.max_macro_ms)
             self._rebase(s.t_ms, self._last_moments(s.t_ms))
-            self._event = []
-            self._below_since = None
+            self._abandon()
             self._history.clear()
         return []
 
@@ -316,6 +318,10 @@ class Spotter:
         self._history.clear()
         for x in self._event:
             self._remember(x)
+        self._abandon()
+
+    def _abandon(self) -> None:
+        """No excursion is under way any more."""
         self._event = []
         self._below_since = None
 
@@ -367,8 +373,7 @@ class Spotter:
             self._lost_since = t_ms
         if self._event:
             self.rejected["face_lost"] += 1
-            self._event = []
-            self._below_since = None
+            self._abandon()
         self._history.clear()
         if t_ms - self._lost_since >= LOST_RESET_MS and self._aligner is not None:
             log.info("face lost for %.0f ms: new reference and baseline on the next face", t_ms - self._lost_since)
@@ -394,8 +399,7 @@ class Spotter:
         if self._event:
             self.rejected["flow_drift"] += 1
             log.debug("flow drifted from its reference: renewed, excursion dropped")
-            self._event = []
-            self._below_since = None
+            self._abandon()
 
     def _calm(self, s: Sample) -> None:
         """A neutral frame: the flow reference may be renewed from it."""

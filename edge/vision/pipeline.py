@@ -187,7 +187,7 @@ class FacePipeline:
         res.face, res.landmarks, res.presence = True, lm, presence
         t0 = time.perf_counter_ns()
         res.box = bounds(lm)
-        self._roi = follow(None if res.detected else self._roi, roi_from_landmarks(lm, res.box), ROI_GAIN, ROI_JUMP)
+        self._roi = follow(self._roi, roi_from_landmarks(lm, res.box), ROI_GAIN, ROI_JUMP)  # None after a detection
         res.pose = head_pose(lm)
         t["pose"] = (time.perf_counter_ns() - t0) / 1e6
         return res
