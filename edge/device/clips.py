@@ -284,7 +284,7 @@ class ClipRecorder:
             apex=apex,
             offset=pos(ev.offset_frame),
             box=[int(v) for v in ring.boxes[slots[apex]]],
-            frames=ring.crops[slots].copy(),  # one copy per event, off the ring
+            frames=ring.crops[slots],  # fancy indexing copies: one copy per event, off the ring
         )
 
     def _reap(self) -> None:

@@ -127,3 +127,20 @@ def test_erase_by_event_ids_or_session(tmp_path):
     assert store.erase(session="a") == 1
     assert [c.event_id for c in store.list()] == [b1]
     assert not (store.root / a2).exists()
+
+
+def test_cutting_a_clip_copies_its_crops_once_and_off_the_ring(tmp_path):
+    rec = ClipRecorder(ClipStore(tmp_path, max_mb=100, max_age_days=7), 500, 500, 400)
+    for f in frames(300):
+        rec.observe(f, BOX)
+    ev = event(150, 180, 220)
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    clip = rec._cut(ev)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert clip is not None and len(clip.frames) == 60 + 71 + 60
+    assert not np.shares_memory(clip.frames, rec.ring.crops)
+    # A second copy of a 2 s macro clip is ~26 MB on the unit: one copy only.
+    assert peak - base < 1.2 * clip.frames.nbytes, (peak - base, clip.frames.nbytes)
+    rec.close()
