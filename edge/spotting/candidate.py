@@ -20,6 +20,10 @@ MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
+SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
+SHIFT_WINDOW_MS = 120.0  # ... measured over this span, rejects an event unless its peak exceeds threshold x MOTION_OVERRIDE
+# Nose bridge and inner eye corners: where the face is in the image, whatever the expression.
+SHIFT_POINTS = (6, 168, 197, 133, 362)
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class Sample:
     z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
     fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
     f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
+    centre: np.ndarray | None = None  # image position of SHIFT_POINTS (pixels)
+    shift: float = 0.0  # the face's speed across the image (IOD/s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
         return "talking"
     if max(x.speed for x in span) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
         return "head_motion"
+    if max(x.shift for x in span) > SHIFT_IOD_PER_S and peak < threshold * MOTION_OVERRIDE:
+        return "head_motion"
     if any(x.unreliable for x in span):
         return "head_motion"
     return ""
@@ -136,3 +144,27 @@ def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
     if not with_cnn:
         return None
     return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion
+
+
+def face_centre(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """Where the face is in the image (SHIFT_POINTS' mean, pixels) and its inter-ocular distance."""
+    xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    return xy[list(SHIFT_POINTS)].mean(axis=0), float(np.linalg.norm(xy[263] - xy[33]))
+
+
+def shift_speed(t_ms: float, centre: np.ndarray, iod: float, newest_first: Iterable[Sample]) -> float:
+    """The face's speed across the image in IOD/s over the last ~SHIFT_WINDOW_MS of samples.
+
+    A nod or a turn pivots the head at the neck, so the face travels across the
+    image with it; an expression leaves the nose bridge and inner eye corners put.
+    """
+    ref = None
+    for x in newest_first:
+        if x.centre is None:
+            break
+        ref = x
+        if t_ms - x.t_ms >= SHIFT_WINDOW_MS:
+            break
+    if ref is None or ref.centre is None or t_ms - ref.t_ms <= 0 or iod <= 0:
+        return 0.0
+    return float(np.linalg.norm(centre - ref.centre)) / iod / (t_ms - ref.t_ms) * 1000.0

@@ -3,9 +3,10 @@
 The flow measures each frame against a reference crop of the neutral face. It
 is renewed from a few pooled calm frames (at most every second), after speech
 once the face is calm again (the mouth rests a little differently), and when
-the flow alone holds the score up while the landmarks are calm (drift). Each
+the flow alone holds the score up while the landmarks are calm (drift). A calm
 renewal moves the flow part of the baseline by what the renewal frames measured
-against the old reference, so the neutral learnt so far stays valid.
+against the old reference, so the neutral learnt so far stays valid; after talk
+and on a drift the face's present rest becomes the neutral instead.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class FlowReference:
         if self.channel.calm(t_ms):
             self._renewed(np.mean(self._calm_flow, axis=0))
 
-    def after_talk(self, t_ms: float, talking: bool, busy: bool, flow: np.ndarray | None) -> None:
+    def after_talk(self, t_ms: float, talking: bool, busy: bool) -> None:
         """Speech leaves the mouth at a slightly different rest: renew once the face (`busy`: its landmark
         score is up) has been calm for POST_TALK_MS after talking."""
         if talking or busy:
@@ -48,20 +49,25 @@ class FlowReference:
             self._quiet_since = t_ms
         if self._talked and t_ms - self._quiet_since >= POST_TALK_MS:
             self.channel.renew(t_ms)
-            self._renewed(flow)
+            self._now_at_rest()
             self._talked = False
 
-    def drifted(self, t_ms: float, score: float, landmark_score: float, threshold: float, blinking: bool,
-                flow: np.ndarray) -> bool:
+    def drifted(self, t_ms: float, score: float, landmark_score: float, threshold: float, blinking: bool) -> bool:
         """True when the reference had gone stale and was renewed (FlowChannel.drifted)."""
         if not self.channel.drifted(t_ms, score, landmark_score, threshold, blinking):
             return False
-        self._renewed(flow)
+        self._now_at_rest()
         return True
 
-    def _renewed(self, old_flow: np.ndarray | None) -> None:
+    def _now_at_rest(self) -> None:
+        """Renewed on the face as it rests now, which is the neutral from here on. Shifting by what
+        this frame measured against the old reference, as a calm renewal does, would carry a stale
+        deviation over: the drift would renew again and again, dropping every excursion (a neutral
+        learnt while the subject talked once did that to a whole clip)."""
+        self._renewed(self._baseline.median[self._start:].copy())
+
+    def _renewed(self, old_flow: np.ndarray) -> None:
         """Renewed from frames whose flow against the old reference was `old_flow`: the flow
         estimates now start from there, and so must their neutral."""
         self._calm_flow.clear()
-        if old_flow is not None:
-            self._baseline.shift(self._start, old_flow)
+        self._baseline.shift(self._start, old_flow)

@@ -34,7 +34,8 @@ from edge.config import SpottingConfig, with_thresholds
 from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import Extent, Sample, emotion_near, head_pose, head_speed, measure, reject_reason
+from edge.spotting.candidate import (Extent, Sample, emotion_near, face_centre, head_pose, head_speed, measure,
+                                     reject_reason, shift_speed)
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import CnnNeutral, classify
 from edge.spotting.features import AU_NAMES, FeatureExtractor
@@ -187,6 +188,8 @@ class Spotter:
         if z_flow is not None:
             z = fuse(z, z_flow)
         speed = head_speed(t_ms, aligned.rotation, itertools.chain(reversed(self._event), reversed(self._history)))
+        centre, iod = face_centre(res.landmarks)
+        shift = shift_speed(t_ms, centre, iod, itertools.chain(reversed(self._event), reversed(self._history)))
         unreliable = aligned.residual > RESIDUAL_MAX or settling
         div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
         zc = z / div
@@ -195,13 +198,13 @@ class Spotter:
         if z_flow is None or combined_score(z_flow / div) >= FLOW_CALM_SHARE * self.cfg.threshold:
             self._flow_busy_ms = t_ms
         if fdisp is not None and base.ready:
-            self._check_flow_drift(t_ms, score, landmark_score, f[n:])
+            self._check_flow_drift(t_ms, score, landmark_score)
         if self._reference is not None:
-            self._reference.after_talk(t_ms, self._gates.talking, landmark_score >= 0.5 * self.cfg.threshold,
-                                       f[n:] if use_flow else None)
+            self._reference.after_talk(t_ms, self._gates.talking, landmark_score >= 0.5 * self.cfg.threshold)
         s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
-                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f)
+                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
+                    centre=centre, shift=shift)
         self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
@@ -392,9 +395,9 @@ class Spotter:
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
 
-    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float, flow: np.ndarray) -> None:
+    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
         assert self._reference is not None
-        if not self._reference.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking, flow):
+        if not self._reference.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking):
             return
         if self._event:
             self.rejected["flow_drift"] += 1

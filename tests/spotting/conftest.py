@@ -161,6 +161,7 @@ class Stream:
     seed: int = 0
     aus: list[tuple[dict[str, float], np.ndarray]] = field(default_factory=list)
     pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees
+    shift_px: np.ndarray | None = None  # (n, 2) the face's travel across the image, pixels
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -175,6 +176,11 @@ class Stream:
         self.pose = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in (yaw, pitch, roll)], axis=1)
         return self
 
+    def travel(self, dx: np.ndarray | float = 0.0, dy: np.ndarray | float = 0.0) -> "Stream":
+        n = len(self.t_ms)
+        self.shift_px = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in (dx, dy)], axis=1)
+        return self
+
     def frames(self):
         """(frame, result) pairs as the spotter receives them."""
         rng = np.random.default_rng(self.seed)
@@ -187,6 +193,8 @@ class Stream:
             yaw, pitch, roll = self.pose[i] if self.pose is not None else (0.0, 0.0, 0.0)
             if yaw or pitch or roll:
                 lm = rigid(lm, yaw, pitch, roll)
+            if self.shift_px is not None:
+                lm[:, :2] += self.shift_px[i]
             lm = lm + rng.normal(0.0, self.noise_px, lm.shape)
             t_ns = int(round(t * 1e6)) + 1_000_000_000
             frame = SimpleNamespace(t_ns=t_ns, index=i)

@@ -166,3 +166,41 @@ def test_early_flow_waits_for_the_first_frame() -> None:
     fx = FeatureExtractor()
     ch = FlowChannel(fx.landmarks, fx.weights)
     assert ch.early(np.zeros((8, 8, 3), np.uint8), np.zeros((468, 3))) is None
+
+
+def test_a_drift_makes_the_present_rest_the_neutral_a_calm_renewal_keeps_the_learnt_one(face, neutral_landmarks) -> None:
+    """A neutral learnt on a deviated face (the first seconds spent talking) holds the flow score up
+    once the face rests; the drift renewal must end that, not carry the deviation over."""
+    from edge.spotting.baseline import Baseline
+    from edge.spotting.features import AU_NAMES
+    from edge.spotting.flow import DRIFT_MS, POOL, REFRESH_MS
+    from edge.spotting.flow_reference import FlowReference
+
+    n = len(AU_NAMES)
+    fx = FeatureExtractor()
+    ch = FlowChannel(fx.landmarks, fx.weights)
+    ch.update(0.0, face, neutral_landmarks)
+    rng = np.random.default_rng(4)
+    base = Baseline(2 * n, 4000.0, 0.001, min_ms=100.0)
+    for t in range(0, 1000, 10):
+        base.add(float(t), np.concatenate([rng.normal(0.0, 0.001, n), rng.normal(0.02, 0.001, n)]))
+    assert base.ready and np.allclose(base.median[n:], 0.02, atol=0.001)
+    landmarks_before = base.median[:n].copy()
+    ref = FlowReference(ch, base, n)
+
+    # Calm frames measuring 0.015 against the old reference renew it: the learnt neutral keeps its
+    # meaning (0.005 above what the new reference's frames measure).
+    for i in range(POOL):
+        ref.calm(REFRESH_MS + 10.0 * i, np.full(n, 0.015))
+    assert ch.reference_ms == REFRESH_MS + 10.0 * (POOL - 1)
+    np.testing.assert_allclose(base.median[n:], 0.005, atol=0.001)
+
+    # The flow alone holds the score up while the landmarks are calm: a drift. The face's present
+    # rest becomes the neutral, whatever it measured against the stale reference.
+    t0 = 3000.0
+    assert not ref.drifted(t0, 5.0, 1.0, 7.0, blinking=False)
+    assert ref.drifted(t0 + DRIFT_MS, 5.0, 1.0, 7.0, blinking=False)
+    np.testing.assert_allclose(base.median[n:], 0.0, atol=1e-12)
+    np.testing.assert_array_equal(base.median[:n], landmarks_before)
+    base.recompute(t0 + DRIFT_MS)  # the stored neutral frames moved with it
+    np.testing.assert_allclose(base.median[n:], 0.0, atol=0.001)

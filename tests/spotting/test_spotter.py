@@ -226,3 +226,64 @@ def test_landmarks_that_stay_displaced_while_the_image_is_neutral_do_not_hold_th
     assert sp.rejected["too_long"] == 0 and sp.rejected["settled"] >= 1, sp.rejected
     found = [e for e in events if abs(e.onset_frame - 480) <= 12]
     assert len(found) == 1 and found[0].type == "micro", [(e.type, e.onset_frame, e.offset_frame) for e in events]
+
+
+def test_a_neutral_learnt_on_a_deviated_face_is_given_up_once_the_face_rests(neutral_landmarks) -> None:
+    """The session starts mid-sentence: the first seconds, from which the neutral is learnt, show
+    the mouth open while the landmark model barely follows it. Once the face rests, the optical flow
+    alone holds the score up; the drift renewal must make that rest the neutral, or every later
+    excursion is dropped as drift (a whole generated clip once scored nothing this way)."""
+    import cv2
+    from skimage import data
+
+    from edge.sources.frame import Frame
+
+    photo = np.ascontiguousarray(data.astronaut()[:, :, :3])
+    h, w = photo.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    mouth = neutral_landmarks[[13, 14], :2].mean(axis=0)
+    iod = float(np.linalg.norm(neutral_landmarks[263, :2] - neutral_landmarks[33, :2]))
+    weight = np.exp(-((xx - mouth[0]) ** 2 + (yy - mouth[1] - 0.1 * iod) ** 2) / (2 * (0.15 * iod) ** 2))
+    open_mouth = cv2.remap(photo, xx, (yy - 0.05 * iod * weight).astype(np.float32), cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    rng = np.random.default_rng(11)
+
+    def noisy(img: np.ndarray) -> list[np.ndarray]:
+        return [np.clip(img + rng.normal(0.0, 2.0, img.shape), 0, 255).astype(np.uint8) for _ in range(4)]
+
+    talking, resting = noisy(open_mouth), noisy(photo)
+    smile = au_displacement(neutral_landmarks, SMILE)
+    sp = spotter()
+    events = []
+    for i in range(int(6.0 * 120)):
+        t_ms = i * 1000.0 / 120
+        image = (talking if t_ms < 1800.0 else resting)[i % 4]
+        lm = neutral_landmarks + rng.normal(0.0, 0.15, neutral_landmarks.shape)
+        lm = lm + float(smooth_bump(np.array([t_ms]), 4500.0, 300.0)[0]) * smile
+        res = type("Res", (), dict(face=True, landmarks=lm, pose=None, emotion=None, detected=i == 0))
+        events += sp.update(Frame(image, int(t_ms * 1e6), i), res)
+    events += sp.flush()
+    found = [e for e in events if abs(e.onset_frame - 540) <= 12]
+    assert len(found) == 1 and found[0].type == "micro", [(e.type, e.onset_frame, e.offset_frame) for e in events]
+    assert sp.rejected["flow_drift"] <= 1, sp.rejected
+
+
+@pytest.mark.parametrize("travel_px, strength, found", [(0.0, 0.5, True), (12.0, 0.5, False), (12.0, 3.0, True)])
+def test_an_expression_while_the_face_travels_across_the_image_is_head_motion_unless_strong(
+        make_stream, travel_px, strength, found) -> None:
+    """A nod or turn pivots the head at the neck, so the face travels across the image; the
+    landmark model may not read the rotation (a planar turn) while the flow and the landmarks see
+    the foreshortening as an expression. A clear expression survives (MOTION_OVERRIDE)."""
+    from edge.spotting.candidate import SHIFT_IOD_PER_S
+
+    stream = make_stream()
+    t = stream.t_ms
+    nod = np.sin(np.clip((t - ONSET_MS + 100.0) / 500.0, 0, 1) * np.pi) ** 2
+    stream.travel(dy=travel_px * nod).expression({k: strength * v for k, v in SMILE.items()}, ONSET_MS, 300.0)
+    iod = float(np.linalg.norm(stream.neutral[263, :2] - stream.neutral[33, :2]))
+    assert travel_px * np.pi / 0.5 / iod > 2 * SHIFT_IOD_PER_S or travel_px == 0.0  # the nod is fast enough
+    sp = spotter()
+    events = run_spotter(sp, stream)
+    assert (len(events) == 1) == found, (events, sp.rejected)
+    if not found:
+        assert sp.rejected["head_motion"] == 1
