@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from edge.config import SpottingConfig
-from edge.spotting.align import rotation_angle_deg
+from edge.spotting.align import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, rotation_angle_deg
 from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
 
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
@@ -23,7 +23,7 @@ PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimi
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
 SHIFT_WINDOW_MS = 120.0  # ... measured over this span, rejects an event unless its peak exceeds threshold x MOTION_OVERRIDE
 # Nose bridge and inner eye corners: where the face is in the image, whatever the expression.
-SHIFT_POINTS = (6, 168, 197, 133, 362)
+SHIFT_POINTS = np.array([6, 168, 197, 133, 362], dtype=np.intp)
 
 
 @dataclass(slots=True)
@@ -148,8 +148,9 @@ def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
 
 def face_centre(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     """Where the face is in the image (SHIFT_POINTS' mean, pixels) and its inter-ocular distance."""
-    xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    return xy[list(SHIFT_POINTS)].mean(axis=0), float(np.linalg.norm(xy[263] - xy[33]))
+    lm = np.asarray(landmarks)
+    eyes = lm[[LEFT_EYE_OUTER, RIGHT_EYE_OUTER], :2].astype(np.float64)
+    return lm[SHIFT_POINTS, :2].astype(np.float64).mean(axis=0), float(np.linalg.norm(eyes[0] - eyes[1]))
 
 
 def shift_speed(t_ms: float, centre: np.ndarray, iod: float, newest_first: Iterable[Sample]) -> float:

@@ -25,7 +25,7 @@ import logging
 from collections import deque
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -187,9 +187,9 @@ class Spotter:
         z_flow = fdisp / base.sigma[n:] if fdisp is not None else None
         if z_flow is not None:
             z = fuse(z, z_flow)
-        speed = head_speed(t_ms, aligned.rotation, itertools.chain(reversed(self._event), reversed(self._history)))
+        speed = head_speed(t_ms, aligned.rotation, self._newest_first())
         centre, iod = face_centre(res.landmarks)
-        shift = shift_speed(t_ms, centre, iod, itertools.chain(reversed(self._event), reversed(self._history)))
+        shift = shift_speed(t_ms, centre, iod, self._newest_first())
         unreliable = aligned.residual > RESIDUAL_MAX or settling
         div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
         zc = z / div
@@ -394,6 +394,10 @@ class Spotter:
             s.emotion = self._pipeline.classify_emotion(frame, res)
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
+
+    def _newest_first(self) -> Iterator[Sample]:
+        """The samples remembered (the open excursion, then the pre-roll), newest first."""
+        return itertools.chain(reversed(self._event), reversed(self._history))
 
     def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
         assert self._reference is not None
