@@ -126,14 +126,20 @@ def head_pose(pose: Any) -> dict[str, float]:
     return {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
 
 
-def head_speed(t_ms: float, rotation: np.ndarray, newest_first: Iterable[Sample]) -> float:
-    """Head angular speed in deg/s over the last ~MOTION_WINDOW_MS of samples."""
+def _earlier(t_ms: float, newest_first: Iterable[Sample], window_ms: float) -> Sample | None:
+    """The newest sample at least `window_ms` before `t_ms` (the oldest one there is, if none is)."""
     ref = None
     for x in newest_first:
         ref = x
-        if t_ms - x.t_ms >= MOTION_WINDOW_MS:
+        if t_ms - x.t_ms >= window_ms:
             break
-    if ref is None or t_ms - ref.t_ms <= 0:
+    return ref if ref is not None and t_ms - ref.t_ms > 0 else None
+
+
+def head_speed(t_ms: float, rotation: np.ndarray, newest_first: Iterable[Sample]) -> float:
+    """Head angular speed in deg/s over the last ~MOTION_WINDOW_MS of samples."""
+    ref = _earlier(t_ms, newest_first, MOTION_WINDOW_MS)
+    if ref is None:
         return 0.0
     return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
 
@@ -159,13 +165,7 @@ def shift_speed(t_ms: float, centre: np.ndarray, iod: float, newest_first: Itera
     A nod or a turn pivots the head at the neck, so the face travels across the
     image with it; an expression leaves the nose bridge and inner eye corners put.
     """
-    ref = None
-    for x in newest_first:
-        if x.centre is None:
-            break
-        ref = x
-        if t_ms - x.t_ms >= SHIFT_WINDOW_MS:
-            break
-    if ref is None or ref.centre is None or t_ms - ref.t_ms <= 0 or iod <= 0:
+    ref = _earlier(t_ms, newest_first, SHIFT_WINDOW_MS)
+    if ref is None or ref.centre is None or iod <= 0:
         return 0.0
     return float(np.linalg.norm(centre - ref.centre)) / iod / (t_ms - ref.t_ms) * 1000.0

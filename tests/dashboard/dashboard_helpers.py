@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from fixtures.broker import free_port
 
 from edge.events.outbox import Outbox
 from edge.events.record import EMOTIONS
@@ -74,12 +75,6 @@ def make_health(device: str = "room-12", **over: Any) -> dict[str, Any]:
     }
     h.update(over)
     return h
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mqtt_client(url: str, client_id: str = "", will: tuple[str, str] | None = None,
