@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 _WAKE = (-1, 0)
 
 
+def _network_thread_writes(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Nothing to do: the network thread's select() sees the queued packet (see __init__)."""
+
+
 def session_payload(session: dict[str, Any]) -> dict[str, Any]:
     return {"schema": 1, **session}
 
@@ -70,6 +74,11 @@ class PublisherService:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        # With our own network loop (not loop_start), paho's publish() writes to the socket from the
+        # calling thread while the network thread may be writing too: two writers pop one packet queue,
+        # and events reached the broker out of order. With this callback set, publish() only queues
+        # the packet and wakes the network thread, the one writer.
+        self._client.on_socket_register_write = _network_thread_writes
         self._connected = threading.Event()
         self._closing = threading.Event()  # stop sending, then disconnect
         self._net_stop = threading.Event()

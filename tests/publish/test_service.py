@@ -85,6 +85,38 @@ def test_delivers_in_order_with_bounded_inflight(broker, make_cfg, make_event, s
     sub.close()
 
 
+def test_only_the_network_thread_writes_to_the_socket(broker, make_cfg, make_event, services):
+    """Two writers (paho writes from the publishing thread too) once put adjacent events out of order."""
+    import threading
+
+    cfg = make_cfg(broker.url, device="room-9", mqtt__max_inflight=20)
+    ob = outbox_for(cfg)
+    sub = Subscriber(broker, ["microexpr/room-9/events"])
+    svc = PublisherService(cfg, ob)
+    writers: list[str] = []
+    real_write = svc._client.loop_write
+
+    def recording_write():
+        writers.append(threading.current_thread().name)
+        return real_write()
+
+    svc._client.loop_write = recording_write
+    svc.start()
+    try:
+        assert svc.wait_connected(5)
+        events = [make_event(i) for i in range(200)]
+        for e in events:
+            ob.put(e)
+        svc.notify()
+        assert svc.flush(20)
+        assert sub.wait_for(lambda s: len(s.on("microexpr/room-9/events")) == 200, 10)
+        assert [json.loads(p)["id"] for p in sub.payloads("microexpr/room-9/events")] == [e.id for e in events]
+        assert writers and set(writers) == {"mqtt-network"}
+    finally:
+        svc.stop(2.0)
+        sub.close()
+
+
 def test_short_outage_resends_everything_unacknowledged(broker, make_cfg, make_event, services):
     cfg = make_cfg(broker.url, device="room-2")
     ob = outbox_for(cfg)
