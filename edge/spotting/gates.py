@@ -25,6 +25,7 @@ from edge.spotting.features import AU_INDEX, AU_NAMES
 # a discount (speech moves them too, and is ruled out separately).
 NEVER_ALONE = ("AU45",)
 MOUTH_OPENING = ("AU25", "AU26")
+GATE_INPUTS = ("AU5", "AU45", "AU25", "AU26")  # read as absolute levels by the blink and talking gates
 OPENING_DISCOUNT = 2.0
 # Mouth estimates that follow a jaw opening or articulation.
 JAW_COUPLED = ("AU10", "AU15", "AU16", "AU17", "AU20", "AU23", "R12", "L12", "R14", "L14")

@@ -42,7 +42,8 @@ from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
 from edge.spotting.flow_aus import flow_intensities
-from edge.spotting.gates import Gates, TalkHold
+from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold
+from edge.spotting.pose_residual import PoseResidual, rotation_angles
 from edge.spotting.smoothing import Boxcar
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Spotter:
             2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(WARMUP_MS, self.cfg.baseline_s * 500.0)
         )
         self._gates = Gates()
+        self._pose = PoseResidual(n, keep=np.isin(AU_NAMES, GATE_INPUTS))
+        self._pose_seen: tuple[float, np.ndarray, np.ndarray] | None = None  # this frame's (t, angles, raw estimates)
         self._reference = FlowReference(self._flow, self._baseline, n) if self._flow is not None else None
         self._history: deque[Sample] = deque()
         self._event: list[Sample] = []
@@ -177,7 +180,10 @@ class Spotter:
         use_flow = self._flow is not None and image is not None
         early = early if channel is self._flow else None  # the channel was reset since: take the crop afresh
         flow = self._flow.update(t_ms, image, res.landmarks, early) if use_flow else np.zeros(n)  # type: ignore[union-attr]
-        f, t_mid = self._smooth(t_ms, np.concatenate([self._fx.of_rows(aligned.points), flow]))
+        angles = self._pose.follow(t_ms, rotation_angles(aligned.rotation))
+        estimates = self._fx.of_rows(aligned.points)
+        self._pose_seen = (t_ms, angles, estimates)
+        f, t_mid = self._smooth(t_ms, np.concatenate([self._pose.remove(angles, estimates), flow]))
         base = self._baseline
         raw = f - base.median
         disp = self._fx.decouple(raw[:n])
@@ -409,8 +415,12 @@ class Spotter:
             self._abandon()
 
     def _calm(self, s: Sample) -> None:
-        """A neutral frame: the flow reference may be renewed from it."""
-        if self._reference is not None and s.fdisp is not None and not (s.unreliable or s.blink or s.talking):
+        """A neutral frame: the flow reference may be renewed from it, the pose fit learns from it."""
+        if s.unreliable or s.blink or s.talking:
+            return
+        if self._pose_seen is not None and self._pose_seen[0] == s.t_ms:
+            self._pose.add(*self._pose_seen)
+        if self._reference is not None and s.fdisp is not None:
             self._reference.calm(s.t_ms, s.f[len(AU_NAMES):])
 
     def _remember(self, s: Sample) -> None:

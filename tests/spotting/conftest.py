@@ -162,6 +162,7 @@ class Stream:
     aus: list[tuple[dict[str, float], np.ndarray]] = field(default_factory=list)
     pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees
     shift_px: np.ndarray | None = None  # (n, 2) the face's travel across the image, pixels
+    bends: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (pose column, AU intensity per degree)
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -176,6 +177,12 @@ class Stream:
         self.pose = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in (yaw, pitch, roll)], axis=1)
         return self
 
+    def bend(self, yaw: dict[str, float] | None = None, pitch: dict[str, float] | None = None) -> "Stream":
+        """Landmarks that bend with the head's turn (AU intensity per degree), as the landmark model's do:
+        a rigid turn alone is what the alignment removes."""
+        self.bends += [(0, yaw or {}), (1, pitch or {})]
+        return self
+
     def travel(self, dx: np.ndarray | float = 0.0, dy: np.ndarray | float = 0.0) -> "Stream":
         n = len(self.t_ms)
         self.shift_px = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in (dx, dy)], axis=1)
@@ -185,6 +192,8 @@ class Stream:
         """(frame, result) pairs as the spotter receives them."""
         rng = np.random.default_rng(self.seed)
         fields = [(au_displacement(self.neutral, aus), env) for aus, env in self.aus]
+        if self.bends and self.pose is not None:
+            fields += [(au_displacement(self.neutral, aus), self.pose[:, col]) for col, aus in self.bends if aus]
         for i, t in enumerate(self.t_ms):
             lm = self.neutral.copy()
             for disp, env in fields:
