@@ -21,7 +21,8 @@ MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
-SHIFT_WINDOW_MS = 120.0  # ... measured over this span, rejects an event unless its peak exceeds threshold x MOTION_OVERRIDE
+SHIFT_WINDOW_MS = 120.0  # ... measured over this span, rejects an event unless its peak exceeds
+# threshold x MOTION_OVERRIDE x (speed / SHIFT_IOD_PER_S): the faster the face travels, the more it explains
 # Nose bridge and inner eye corners: where the face is in the image, whatever the expression.
 SHIFT_POINTS = np.array([6, 168, 197, 133, 362], dtype=np.intp)
 
@@ -108,7 +109,8 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
         return "talking"
     if max(x.speed for x in span) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
         return "head_motion"
-    if max(x.shift for x in span) > SHIFT_IOD_PER_S and peak < threshold * MOTION_OVERRIDE:
+    travel = max(x.shift for x in span) / SHIFT_IOD_PER_S
+    if travel > 1.0 and peak < threshold * MOTION_OVERRIDE * travel:
         return "head_motion"
     if any(x.unreliable for x in span):
         return "head_motion"
