@@ -50,6 +50,8 @@ class Sample:
     f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
     centre: np.ndarray | None = None  # image position of SHIFT_POINTS (pixels)
     shift: float = 0.0  # the face's speed across the image (IOD/s)
+    angles: np.ndarray | None = None  # low-passed (yaw, pitch) of the alignment, radians (pose_residual)
+    estimates: np.ndarray | None = None  # landmark AU estimates before the pose residual is taken out
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,6 @@ class Spotter:
         )
         self._gates = Gates()
         self._pose = PoseResidual(n, keep=np.isin(AU_NAMES, GATE_INPUTS))
-        self._pose_seen: tuple[float, np.ndarray, np.ndarray] | None = None  # this frame's (t, angles, raw estimates)
         self._reference = FlowReference(self._flow, self._baseline, n) if self._flow is not None else None
         self._history: deque[Sample] = deque()
         self._event: list[Sample] = []
@@ -182,7 +181,6 @@ class Spotter:
         flow = self._flow.update(t_ms, image, res.landmarks, early) if use_flow else np.zeros(n)  # type: ignore[union-attr]
         angles = self._pose.follow(t_ms, rotation_angles(aligned.rotation))
         estimates = self._fx.of_rows(aligned.points)
-        self._pose_seen = (t_ms, angles, estimates)
         f, t_mid = self._smooth(t_ms, np.concatenate([self._pose.remove(angles, estimates), flow]))
         base = self._baseline
         raw = f - base.median
@@ -210,7 +208,7 @@ class Spotter:
         s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                     getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
-                    centre=centre, shift=shift)
+                    centre=centre, shift=shift, angles=angles, estimates=estimates)
         self._maybe_classify(frame, res, s)
         if not base.ready:
             base.add(t_ms, f)
@@ -418,8 +416,8 @@ class Spotter:
         """A neutral frame: the flow reference may be renewed from it, the pose fit learns from it."""
         if s.unreliable or s.blink or s.talking:
             return
-        if self._pose_seen is not None and self._pose_seen[0] == s.t_ms:
-            self._pose.add(*self._pose_seen)
+        if s.angles is not None and s.estimates is not None:
+            self._pose.add(s.t_ms, s.angles, s.estimates)
         if self._reference is not None and s.fdisp is not None:
             self._reference.calm(s.t_ms, s.f[len(AU_NAMES):])
 
