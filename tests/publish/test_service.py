@@ -136,7 +136,7 @@ def test_short_outage_resends_everything_unacknowledged(broker, make_cfg, make_e
     sub.close()
 
 
-def request(broker, topic: str, payload: bytes, client_id: str = "requester", timeout: float = 5.0,
+def request(broker, topic: str, payload: bytes, client_id: str = "requester", timeout: float = 10.0,
             retain: bool = False) -> tuple[dict | None, bytes | None]:
     """Publish one command with ResponseTopic and CorrelationData; return (reply, correlation)."""
     reply_topic = f"microexpr/room-1/reply/{client_id}"
