@@ -141,3 +141,8 @@ def rotation_angle_deg(r_a: np.ndarray, r_b: np.ndarray) -> float:
     """Angle of the rotation taking r_a to r_b, in degrees."""
     c = (np.trace(r_b @ r_a.T) - 1.0) / 2.0
     return float(np.degrees(np.arccos(min(1.0, max(-1.0, c)))))
+
+
+def rotation_angles(rotation: np.ndarray) -> np.ndarray:
+    """(yaw, pitch) in radians of a small rotation matrix (the alignment's, frame -> reference)."""
+    return np.array([(rotation[0, 2] - rotation[2, 0]) * 0.5, (rotation[2, 1] - rotation[1, 2]) * 0.5])

@@ -8,8 +8,9 @@ its neutral is frozen, so slow head drift piles up there into an excursion that
 never ends, and a macro expression inside it is lost.
 
 A ridge regression per estimate on (yaw, pitch), both taken from the alignment's
-rotation (rigid points only, so an expression barely moves them), fitted on the
-frames the baseline learns from, predicts that part; the spotter subtracts it.
+rotation (`align.rotation_angles`; rigid points only, so an expression barely
+moves them), fitted on the frames the baseline learns from, predicts that part;
+the spotter subtracts it.
 Where the head keeps still or its rotation explains nothing, the ridge keeps the
 coefficients near zero and nothing changes.
 """
@@ -23,13 +24,8 @@ import numpy as np
 HALF_LIFE_MS = 60_000.0  # older calm frames weigh half after this long
 RIDGE_RAD = math.radians(0.2)  # rotation spread below this explains little: the fit stays near zero
 MIN_WEIGHT = 60.0  # calm frames (decayed) before any coefficient is used
-ANGLE_TAU_MS = 250.0  # the rotation is followed this slowly: drift, not landmark jitter or an expression's pull on the eye corners
-
-
-def rotation_angles(rotation: np.ndarray) -> np.ndarray:
-    """(yaw, pitch) in radians of a small rotation matrix (the alignment's, frame -> reference)."""
-    r = rotation
-    return np.array([(r[0, 2] - r[2, 0]) * 0.5, (r[2, 1] - r[1, 2]) * 0.5])
+# The rotation is followed this slowly: drift, not landmark jitter or an expression's pull on the eye corners.
+ANGLE_TAU_MS = 250.0
 
 
 class PoseResidual:
@@ -37,7 +33,6 @@ class PoseResidual:
 
     def __init__(self, n: int, keep: np.ndarray | None = None) -> None:
         """`keep`: estimates never corrected (what the blink and talking gates read as absolute levels)."""
-        self._n = n
         self._free = np.ones(n, dtype=bool) if keep is None else ~np.asarray(keep, dtype=bool)
         self._w = 0.0
         self._sx = np.zeros(2)

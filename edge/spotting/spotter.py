@@ -32,7 +32,7 @@ import numpy as np
 from edge import __version__
 from edge.config import SpottingConfig, with_thresholds
 from edge.events.record import Event, utc_iso
-from edge.spotting.align import Aligner
+from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import (Extent, Sample, emotion_near, face_centre, head_pose, head_speed, measure,
                                      reject_reason, shift_speed)
@@ -43,7 +43,7 @@ from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
 from edge.spotting.flow_aus import flow_intensities
 from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold
-from edge.spotting.pose_residual import PoseResidual, rotation_angles
+from edge.spotting.pose_residual import PoseResidual
 from edge.spotting.smoothing import Boxcar
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from edge.spotting.align import umeyama
-from edge.spotting.pose_residual import PoseResidual, rotation_angles
+from edge.spotting.align import rotation_angles, umeyama
+from edge.spotting.pose_residual import PoseResidual
 
 FPS = 120.0
 
