@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from edge.analysis import Analysis, analyse
 from edge.bench.footage import looped
+from edge.bench.report import cpu_ticks, steal_pct
 from edge.errors import InputError
 from edge.sources.base import FrameSource
 from edge.sources.capture import Capture
@@ -41,6 +42,7 @@ class Pass:
     dropped: int = 0
     frames_in: int = 0
     wall_s: float = 0.0
+    steal_pct: float = 0.0  # CPU time the hypervisor took while the pass ran
 
     @property
     def fps(self) -> float:
@@ -158,13 +160,14 @@ def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int
             elif capture.ended:
                 return
 
-    t0 = time.perf_counter()
+    t0, ticks = time.perf_counter(), cpu_ticks()
     capture.start()
     try:
         p.analysis = analyse(_timed(queued(), p, due_ns=True), pipeline, spotter, source_name=name)
     finally:
         capture.stop()
     p.wall_s = time.perf_counter() - t0
+    p.steal_pct = steal_pct(ticks, cpu_ticks())
     stats = capture.stats()
     if capture.error is not None:
         raise InputError(f"replay failed: {capture.error}")

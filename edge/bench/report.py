@@ -32,6 +32,26 @@ def os_threads() -> int:
         return 0
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the whole machine since boot; (0, 0) where /proc/stat is missing.
+
+    Steal is time the hypervisor gave this VM's CPUs to someone else: on a shared VM it
+    tells a slow frame caused by the host from one caused by the code.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of CPU time stolen by the hypervisor between two `cpu_ticks()` readings."""
+    total = after[1] - before[1]
+    return round(100.0 * (after[0] - before[0]) / total, 2) if total > 0 else 0.0
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on; the load average says how shared it was."""
     fields: dict[str, str] = {}
@@ -74,6 +94,8 @@ class BenchReport:
     replay_frames_in: int | None = None
     replay_late: int | None = None  # processed frames whose latency exceeded one frame period
     replay_fps_in: float | None = None
+    replay_stages_ms: dict[str, dict[str, float]] | None = None  # per stage during the replay (host stalls show here)
+    replay_steal_pct: float | None = None  # CPU time the hypervisor took during the replay
     mediapipe_fps: float | None = None
     mediapipe_faces: int | None = None
     ratio: float | None = None
@@ -108,6 +130,10 @@ class BenchReport:
                          f"one frame period ({1000 / self.rate:.1f} ms), latency p50 "
                          f"{self.latency_ms['p50']:.3f} ms p99 {self.latency_ms['p99']:.3f} ms "
                          f"max {self.latency_ms['max']:.3f} ms (due time -> processed)")
+            lm = (self.replay_stages_ms or {}).get("landmarks")
+            if lm:
+                lines.append(f"          during the replay: landmarks p50 {lm['p50']:.3f} ms p99 {lm['p99']:.3f} ms, "
+                             f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%")
         else:
             lines.append(f"latency   p50 {self.latency_ms['p50']:.3f} ms  p99 {self.latency_ms['p99']:.3f} ms "
                          "(no --rate: from hand-over, frames are always due)")

@@ -89,11 +89,14 @@ def _warm_up(frames: list, pipeline: FacePipeline, mediapipe: MediaPipeMesh | No
         mediapipe.run(warm)
 
 
+def _rounded(stats: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {k: {kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()} for k, v in stats.items()}
+
+
 def _report(footage: Footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline, args: argparse.Namespace,
             notes: list[str]) -> BenchReport:
     a = tp.analysis
-    stages = {k: {kk: round(vv, 3) if isinstance(vv, float) else vv for kk, vv in v.items()}
-              for k, v in a.stage_stats().items()}
+    stages = _rounded(a.stage_stats())
     report = BenchReport(
         footage=footage.name, size=footage.size, footage_fps=round(footage.fps, 2),
         decoded_frames=len(footage.frames), frames=a.frames,
@@ -116,4 +119,6 @@ def _report(footage: Footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline,
         report.latency_ms = percentiles(rp.latency_ms)
         report.replay_late = sum(ms > 1000.0 / args.rate for ms in rp.latency_ms)
         report.replay_fps_in = round(rp.frames_in / rp.wall_s, 1) if rp.wall_s else 0.0
+        report.replay_stages_ms = _rounded(rp.analysis.stage_stats())
+        report.replay_steal_pct = rp.steal_pct
     return report

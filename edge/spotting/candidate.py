@@ -119,17 +119,6 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     return ""
 
 
-def head_pose(pose: Any) -> dict[str, float]:
-    """The event record's head pose from a HeadPose, a (yaw, pitch, roll) tuple or nothing."""
-    if pose is None:
-        return {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
-    if hasattr(pose, "yaw"):
-        yaw, pitch, roll = float(pose.yaw), float(pose.pitch), float(pose.roll)
-    else:
-        yaw, pitch, roll = (float(v) for v in pose)
-    return {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
-
-
 def _earlier(t_ms: float, newest_first: Iterable[Sample], window_ms: float) -> Sample | None:
     """The newest sample at least `window_ms` before `t_ms` (the oldest one there is, if none is)."""
     ref = None
@@ -146,14 +135,6 @@ def head_speed(t_ms: float, rotation: np.ndarray, newest_first: Iterable[Sample]
     if ref is None:
         return 0.0
     return rotation_angle_deg(ref.rotation, rotation) / (t_ms - ref.t_ms) * 1000.0
-
-
-def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
-    """The emotion CNN output closest in time to `t_ms` within the event (None if it never ran)."""
-    with_cnn = [x for x in span if x.emotion is not None]
-    if not with_cnn:
-        return None
-    return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion
 
 
 def face_centre(landmarks: np.ndarray) -> tuple[np.ndarray, float]:

@@ -76,10 +76,13 @@ def combined_score(z: np.ndarray) -> float:
     moves several, so the root-mean-square of the top three (scaled so three
     equal z-scores of t score 1.22 t) may cross the threshold first.
     """
-    top = np.sort(np.maximum(z, 0.0))[-3:]
-    return float(max(top[-1], np.sqrt((top * top).sum() / 2.0)))
+    return float(combined_scores(np.asarray(z)[None, :])[0])
 
 
+def combined_scores(z: np.ndarray) -> np.ndarray:
+    """`combined_score` of every row of an (frames, AUs) array, in one pass."""
+    top = np.sort(np.maximum(z, 0.0), axis=1)[:, -3:]
+    return np.maximum(top[:, -1], np.sqrt((top * top).sum(axis=1) / 2.0))
 
 
 def fuse(z_landmarks: np.ndarray, z_flow: np.ndarray) -> np.ndarray:
@@ -104,5 +107,9 @@ def apex_profile(zs: list[np.ndarray | None], apex: int, scores: np.ndarray, sha
         return scores
     za = np.where(np.isfinite(za), za, 0.0)
     keep = za >= share * za.max()
-    return np.array([combined_score(np.where(keep, np.nan_to_num(z, posinf=0.0), 0.0)) if z is not None else sc
-                     for z, sc in zip(zs, scores)])
+    rows = [i for i, z in enumerate(zs) if z is not None]
+    out = np.array(scores, dtype=np.float64)
+    if rows:  # one vectorised pass: a per-frame loop cost ~4 ms at the close of every candidate
+        z = np.nan_to_num(np.stack([zs[i] for i in rows]), posinf=0.0)
+        out[rows] = combined_scores(np.where(keep, z, 0.0))
+    return out

@@ -34,14 +34,13 @@ from edge.config import SpottingConfig, with_thresholds
 from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import (Extent, Sample, emotion_near, face_centre, head_pose, head_speed, measure,
-                                     reject_reason, shift_speed)
+from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
+from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
-from edge.spotting.emotion import CnnNeutral, classify
+from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
-from edge.spotting.flow_aus import flow_intensities
 from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold
 from edge.spotting.pose_residual import PoseResidual
 from edge.spotting.smoothing import Boxcar
@@ -351,27 +350,11 @@ class Spotter:
         if ext.duration_ms > self.cfg.max_macro_ms:
             self.rejected["too_long"] += 1
             return None
-        ev = self._record(frames, ext)
+        ev = describe(frames, ext, self._fx, self._baseline.sigma[len(AU_NAMES):], self._cnn_neutral.value,
+                      self._utc, self.versions, self.video)
         # The mouth counts over the whole excursion, not only its measured extent: talking's next
         # syllable can open it just after the offset.
         return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, any(x.mouth_open or x.talking for x in frames[ext.on:])
-
-    def _record(self, frames: list[Sample], ext: Extent) -> Event:
-        on, off, top = ext.on, ext.off, frames[ext.apex]
-        # Apex intensities: mean displacement over the frames near the peak (less noise).
-        near = [x for x in frames[on:off + 1] if x.score >= 0.8 * top.score] or [top]
-        intensity = self._fx.intensities(np.mean([x.disp for x in near], axis=0))
-        if all(x.fdisp is not None for x in near):
-            flow = flow_intensities(np.mean([x.fdisp for x in near], axis=0), self._baseline.sigma[len(AU_NAMES):])
-            intensity = flow  # cleaner than the landmarks' (which drag neighbours along), where there is flow
-        cnn = emotion_near(frames[on:off + 1], top.t_ms)
-        emotion, confidence, scores, aus = classify(intensity, cnn, self._cnn_neutral.value)
-        return Event(
-            onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
-            onset_utc=self._utc(frames[on].t_ns), apex_utc=self._utc(top.t_ns), offset_utc=self._utc(frames[off].t_ns),
-            duration_ms=round(ext.duration_ms, 1), type=ext.kind, emotion=emotion, confidence=confidence,
-            scores=scores, aus=aus, head_pose=head_pose(top.pose), versions=dict(self.versions), video=self.video,
-        )
 
     # -- helpers ------------------------------------------------------------
 

@@ -39,6 +39,9 @@ def test_bench_json_has_every_field(head_motion_clip_120):
     assert d["rate"] == 120 and d["replay_frames_in"] == 120
     assert 0 <= d["dropped"] <= 120 and d["replay_frames"] + d["dropped"] == 120
     assert 0 <= d["replay_late"] <= d["replay_frames"]
+    _stats_ok(d["replay_stages_ms"]["landmarks"])  # the replay's own stage times, to tell host stalls apart
+    assert d["replay_stages_ms"]["landmarks"]["runs"] == d["replay_frames"]
+    assert 0.0 <= d["replay_steal_pct"] <= 100.0
     # 120 decoded 640x480 RGB frames are 105 MiB; the process holds at least those
     assert d["footage_mb"] == pytest.approx(120 * 640 * 480 * 3 / 2**20, rel=0.01)
     assert d["footage_mb"] < d["peak_rss_mb"] < 4096

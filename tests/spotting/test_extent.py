@@ -55,3 +55,23 @@ def test_apex_profile_ignores_an_action_that_follows_the_event() -> None:
     # Frames without z-scores keep their score.
     zs[0] = None
     assert apex_profile(zs, apex, scores, 0.5)[0] == scores[0]
+
+
+def test_apex_profile_scores_each_frame_as_combined_score_does() -> None:
+    from edge.spotting.extent import apex_profile, combined_score, combined_scores
+
+    rng = np.random.default_rng(3)
+    zs: list[np.ndarray | None] = [rng.normal(0.0, 3.0, 6) for _ in range(30)]
+    zs[4] = None
+    zs[7] = np.array([np.nan, 2.0, np.inf, -np.inf, 1.0, 0.5])  # a missing estimate, a saturated one
+    apex = 10
+    zs[apex] = np.array([9.0, 8.0, 1.0, 0.5, 7.0, -2.0])  # AUs 0, 1 and 4 carry the apex at share 0.5
+    scores = rng.uniform(0.0, 5.0, 30)
+    keep = np.array([True, True, False, False, True, False])
+    prof = apex_profile(zs, apex, scores, 0.5)
+    for i, z in enumerate(zs):
+        want = scores[i] if z is None else combined_score(np.where(keep, np.nan_to_num(z, posinf=0.0), 0.0))
+        assert prof[i] == pytest.approx(want), i
+    assert prof[7] == 2.0  # NaN and +inf count as 0, AUs 2 and 3 are not the apex's: top 2 beats rms(2, 1, 0)
+    rows = np.stack([z for z in zs if z is not None])
+    np.testing.assert_allclose(combined_scores(rows), [combined_score(z) for z in rows])

@@ -130,6 +130,55 @@ def test_pipeline_landmarks_follow_each_action_unit(scene: Scene, landmarks_of, 
     assert drift < 0.012 and drift < 0.35 * region, f"AU{au}: unrelated landmarks moved {drift:.4f} (region {region:.4f})"
 
 
+# MediaPipe's own FaceMesh graph on the same renders, without and with its refined (attention) landmarks
+# (face_landmark_with_attention.tflite, which needs MediaPipe's custom ops): the share each follows.
+GRAPH_FOLLOWED = {  # au: (refine_landmarks=False, refine_landmarks=True)
+    "1": (0.46, 0.65), "2": (0.27, 0.60), "4": (0.25, 0.40), "5": (0.63, 0.73), "6": (0.43, 0.57),
+    "7": (0.50, 0.75), "9": (0.45, 0.23), "10": (0.58, 0.68), "12": (0.67, 0.68), "14": (0.50, 0.65),
+    "15": (0.64, 0.78), "16": (0.75, 0.62), "17": (0.45, 0.90), "20": (0.47, 0.60), "23": (0.26, 0.59),
+    "25": (0.87, 0.65), "26": (0.78, 0.77), "45": (0.36, 0.50), "R12": (0.58, 0.70), "L14": (0.38, 0.71),
+    "R45": (0.20, 0.53),
+}
+
+
+@pytest.mark.reference
+def test_mediapipes_own_graph_damps_the_same_actions(scene: Scene):
+    """The damping is the landmark models', not our pipeline's or the render's: MediaPipe's graph
+    follows these renders by about the shares our pipeline does, and even its refined eye, brow and
+    lip model leaves the brow lowerer (AU4) and the nose wrinkler (AU9) well under half."""
+    import mediapipe as mp
+
+    ff = FaceFrame.from_landmarks(scene.landmarks)
+    h, w = scene.expression({}).shape[:2]
+    meshes = [mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=r)
+              for r in (False, True)]
+
+    def landmarks(mesh, image: np.ndarray) -> np.ndarray:
+        r = None
+        for _ in range(3):  # as for our pipeline: the tracked crop settles on this face
+            r = mesh.process(image)
+        assert r is not None and r.multi_face_landmarks
+        return np.array([[q.x * w, q.y * h] for q in r.multi_face_landmarks[0].landmark[:468]])
+
+    try:
+        rest = scene.expression({})
+        got = {}
+        for au, want in GRAPH_FOLLOWED.items():
+            apex = scene.expression({k: 1.0 for k in parse_au(au)})
+            got[au] = []
+            for m in meshes:  # the neutral again each time: the tracked crop moves with what it saw last
+                n = landmarks(m, rest)
+                got[au].append(_compare(_intended(scene, au), ff.to_face(landmarks(m, apex) - n))[0])
+            for g, wnt, kind in zip(got[au], want, ("graph", "refined graph")):
+                assert abs(g - wnt) <= FOLLOWED_TOL, f"AU{au}: MediaPipe's {kind} followed {g:.2f}, expected {wnt:.2f}"
+            assert abs(got[au][0] - FOLLOWED[au]) <= 0.2, f"AU{au}: our pipeline and MediaPipe's graph disagree"
+    finally:
+        for m in meshes:
+            m.close()
+    assert got["4"][1] < 0.5 and got["9"][1] < 0.5
+    assert np.mean([g[1] for g in got.values()]) < 0.7  # the refined model too follows ~2/3 on average
+
+
 def test_one_sided_units_move_one_side_only(scene: Scene):
     d = _intended(scene, "R12")
     assert np.linalg.norm(d[61]) > 0.04  # subject's right mouth corner (image left)

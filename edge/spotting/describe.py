@@ -1,0 +1,64 @@
+"""What a finished expression was: its intensities, its emotion and its event record.
+
+The spotter has decided an excursion is an expression (candidate.py) and where it
+starts, peaks and ends; this turns its frames into the record that is stored and
+published. Pure functions on the spotter's per-frame samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from edge.events.record import Event
+from edge.spotting.candidate import Extent, Sample
+from edge.spotting.emotion import classify
+from edge.spotting.features import FeatureExtractor
+from edge.spotting.flow_aus import flow_intensities
+
+NEAR_PEAK = 0.8  # apex intensities average the frames scoring at least this share of the apex's score
+
+
+def describe(frames: list[Sample], ext: Extent, fx: FeatureExtractor, flow_sigma: np.ndarray,
+             cnn_neutral: np.ndarray | None, utc: Callable[[int], str], versions: dict[str, str],
+             video: str) -> Event:
+    """The event record of the expression `ext` found in `frames`.
+
+    `flow_sigma`: the flow estimates' noise (their baseline sigma); `cnn_neutral`: the emotion
+    CNN's output on this person's neutral face; `utc`: a frame's monotonic ns -> ISO UTC.
+    """
+    on, off, top = ext.on, ext.off, frames[ext.apex]
+    # Apex intensities: mean displacement over the frames near the peak (less noise).
+    near = [x for x in frames[on:off + 1] if x.score >= NEAR_PEAK * top.score] or [top]
+    intensity = fx.intensities(np.mean([x.disp for x in near], axis=0))
+    if all(x.fdisp is not None for x in near):
+        # Cleaner than the landmarks' (which drag neighbours along), where there is flow.
+        intensity = flow_intensities(np.mean([x.fdisp for x in near], axis=0), flow_sigma)
+    cnn = emotion_near(frames[on:off + 1], top.t_ms)
+    emotion, confidence, scores, aus = classify(intensity, cnn, cnn_neutral)
+    return Event(
+        onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
+        onset_utc=utc(frames[on].t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(frames[off].t_ns),
+        duration_ms=round(ext.duration_ms, 1), type=ext.kind, emotion=emotion, confidence=confidence,
+        scores=scores, aus=aus, head_pose=head_pose(top.pose), versions=dict(versions), video=video,
+    )
+
+
+def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
+    """The emotion CNN output closest in time to `t_ms` within the event (None if it never ran)."""
+    with_cnn = [x for x in span if x.emotion is not None]
+    if not with_cnn:
+        return None
+    return min(with_cnn, key=lambda x: abs(x.t_ms - t_ms)).emotion
+
+
+def head_pose(pose: Any) -> dict[str, float]:
+    """The event record's head pose from a HeadPose, a (yaw, pitch, roll) tuple or nothing."""
+    if pose is None:
+        return {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
+    if hasattr(pose, "yaw"):
+        yaw, pitch, roll = float(pose.yaw), float(pose.pitch), float(pose.roll)
+    else:
+        yaw, pitch, roll = (float(v) for v in pose)
+    return {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2)}
