@@ -3,7 +3,9 @@
 The processing loop runs on the main thread and is the only thing that feeds
 systemd's watchdog, so a pipeline stage that stalls stops the feeding and
 systemd restarts the service. The capture runs on its own thread and never
-waits for processing. SIGTERM (`request_stop`) finishes the current event,
+waits for processing; nor does the loop wait on the disk: every outbox call
+(commits, session polls, health counts) goes through the writer thread
+(`edge.events.writer`). SIGTERM (`request_stop`) finishes the current event,
 flushes clips and the publisher, tells systemd STOPPING=1 and returns 0.
 """
 
@@ -17,6 +19,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from edge.config import Config
@@ -24,6 +27,7 @@ from edge.device.clips import ClipRecorder
 from edge.device.controls import Controls, Fault
 from edge.device.notify import SystemdNotifier
 from edge.events.record import Event
+from edge.events.writer import OutboxWriter
 from edge.publish.health import HealthSnapshot, build_health
 from edge.sources.capture import LOST, RETRYING, Capture
 from edge.sources.frame import Frame
@@ -34,6 +38,7 @@ NO_FACE_S = 2.0  # no face this long while frames flow -> the no-face fault patt
 SESSION_POLL_S = 0.5  # sessions may also be changed by MQTT commands on another thread
 FRAME_WAIT_S = 0.1  # longest the loop waits for a frame, so it keeps feeding the watchdog
 FRESH_FRAME_S = 1.0  # the recording LED stays on this long after the last analysed frame
+WRITER_WAIT_S = 4.0  # longest the loop waits on the writer thread (start-up answers, the backlog at stop)
 
 
 class Pipeline(Protocol):
@@ -101,6 +106,10 @@ class Unit:
         self._last_face = time.monotonic()
         self._rate_mark = (time.monotonic(), 0, 0)
         self.last_health: dict[str, Any] | None = None
+        self.writer = OutboxWriter(outbox, on_committed=self._committed)
+        self._session_poll: Future[dict[str, Any] | None] | None = None
+        self._stats_poll: Future[Any] | None = None
+        self._stats: Any = None
 
     def attach_controls(self, controls: Controls) -> None:
         self.controls = controls
@@ -118,8 +127,20 @@ class Unit:
     # ---- the loop ---------------------------------------------------------------
 
     def run(self) -> int:
+        self.writer.start()
+        try:
+            rc = self._loop()
+        except BaseException:
+            self.writer.stop(WRITER_WAIT_S)  # a crash still commits the events already handed over
+            raise
+        if self.capture.error is not None:
+            raise self.capture.error  # after the flush: one clear line and exit 2 from the CLI
+        return rc
+
+    def _loop(self) -> int:
         self.capture.start()
-        self._refresh_session(force=True)
+        self._apply_session(self.writer.call(lambda ob: ob.current_session()).result(WRITER_WAIT_S))
+        self._stats = self.writer.call(lambda ob: ob.stats()).result(WRITER_WAIT_S)
         interval = self.notifier.watchdog_interval_s
         feed_every = min(interval / 3, 1.0) if interval else None
         health_every = max(0.1, self.cfg.mqtt.health_interval_s)
@@ -142,16 +163,12 @@ class Unit:
             if feed_every is not None and now - last_feed >= feed_every:
                 self.notifier.watchdog()
                 last_feed = now
-            if now - self._session_checked >= SESSION_POLL_S:
-                self._refresh_session()
+            self._poll_session(now)
             self._update_indicators(now)
             if now - last_health >= health_every:
                 self._write_health()
                 last_health = now
-        rc = self._shutdown()
-        if self.capture.error is not None:
-            raise self.capture.error  # after the flush: one clear line and exit 2 from the CLI
-        return rc
+        return self._shutdown()
 
     def _process(self, frame: Frame) -> None:
         t0 = time.perf_counter_ns()
@@ -178,11 +195,8 @@ class Unit:
             ev.device = self.cfg.device_id
             ev.session = ev.session or self._session
             ev.video = ev.video or self.source_name
-            self.outbox.put(ev)  # committed before anything else happens to it
+            self.writer.submit(ev)  # committed (fsync'd) on the writer thread, in this order
             self.events_emitted += 1
-            wake = getattr(self.publisher, "notify", None)
-            if wake is not None:
-                wake()  # deliver now rather than at the publisher's next poll
             if self.clips is not None:
                 self.clips.add(ev)
             log.info("event %s %s %s (%.0f ms) session=%s", ev.id, ev.type, ev.emotion or "-", ev.duration_ms,
@@ -190,25 +204,45 @@ class Unit:
 
     # ---- sessions -----------------------------------------------------------------
 
-    def _refresh_session(self, force: bool = False) -> None:
-        cur = self.outbox.current_session()
+    def _committed(self, ev: Event) -> None:
+        """On the writer thread, once the event is on disk: deliver it now, not at the publisher's next poll."""
+        wake = getattr(self.publisher, "notify", None)
+        if wake is not None:
+            wake()
+
+    def _poll_session(self, now: float) -> None:
+        """Sessions may also be changed by MQTT commands or the dashboard: ask the outbox every
+        SESSION_POLL_S (on the writer thread) and act on the answer once it is there."""
+        if self._session_poll is not None and self._session_poll.done():
+            poll, self._session_poll = self._session_poll, None
+            try:
+                self._apply_session(poll.result())
+            except Exception as e:
+                log.error("cannot read the running session: %s", e)
+        if self._session_poll is None and now - self._session_checked >= SESSION_POLL_S:
+            self._session_poll = self.writer.call(lambda ob: ob.current_session())
+            self._session_checked = now
+
+    def _apply_session(self, cur: dict[str, Any] | None) -> None:
         sid = cur["id"] if cur else ""
-        if sid != self._session or force:
-            if sid != self._session:
-                self._emit(self.spotter.flush())  # an event in progress belongs to the old session
+        if sid != self._session:
+            self._emit(self.spotter.flush())  # an event in progress belongs to the old session
             self._session = sid
-        self._session_checked = time.monotonic()
 
     def _toggle_session(self) -> None:
         self._emit(self.spotter.flush())
-        if self.outbox.current_session():
-            stopped = self.outbox.stop_session()
-            log.info("session %s stopped by the button", stopped["id"] if stopped else "?")
-        else:
-            sid = f"s-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
-            self.outbox.start_session(sid)
-            log.info("session %s started by the button", sid)
-        self._refresh_session(force=True)
+
+        def toggle(outbox: Any) -> dict[str, Any] | None:
+            if outbox.current_session():
+                stopped = outbox.stop_session()
+                log.info("session %s stopped by the button", stopped["id"] if stopped else "?")
+            else:
+                sid = f"s-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
+                outbox.start_session(sid)
+                log.info("session %s started by the button", sid)
+            return outbox.current_session()
+
+        self._session_poll = self.writer.call(toggle)  # its answer is the new session
 
     @property
     def session(self) -> str:
@@ -248,9 +282,17 @@ class Unit:
         snap.frames_in = st.frames_in
         snap.frames_dropped = st.frames_dropped
         snap.camera = "off" if st.camera == "ended" else st.camera
-        payload = build_health(self.cfg.device_id, snap, self.outbox.stats(), self.cfg.data_dir,
-                               site=self.cfg.device.site, room=self.cfg.device.room)
-        return payload
+        if self._stats_poll is not None and self._stats_poll.done():
+            try:
+                self._stats = self._stats_poll.result()
+            except Exception as e:
+                log.warning("cannot count the outbox: %s", e)
+            self._stats_poll = None
+        if self._stats_poll is None and self.writer.running:  # counted on the writer thread; this has the last count
+            self._stats_poll = self.writer.call(lambda ob: ob.stats())
+        snap.writer_backlog = self.writer.backlog
+        return build_health(self.cfg.device_id, snap, self._stats, self.cfg.data_dir,
+                            site=self.cfg.device.site, room=self.cfg.device.room)
 
     def _write_health(self) -> None:
         payload = self.health()
@@ -275,13 +317,17 @@ class Unit:
     # ---- shutdown -------------------------------------------------------------------
 
     def _shutdown(self) -> int:
-        """Finish the current event, flush clips and the publisher; all within ~4 s."""
+        """Finish the current event, commit it, flush clips and the publisher: ~4 s, up to 9 on a failing disk."""
         self.notifier.stopping("finishing the current event")
         started = time.monotonic()
         self.capture.stop(1.0)
         self._emit(self.spotter.flush())
         if self.clips is not None:
             self.clips.flush(timeout=1.0)
+        if self.writer.flush(WRITER_WAIT_S):
+            self._stats_poll = self.writer.call(lambda ob: ob.stats())
+            self.writer.flush(1.0)  # so the last health counts every event
+        self.writer.stop(1.0)
         self._write_health()
         if self.publisher is not None:
             self.publisher.stop(timeout=max(0.5, 3.0 - (time.monotonic() - started)))

@@ -71,6 +71,7 @@ class HealthSnapshot:
     models: str = ""
     runtime: str = ""
     started: float = field(default_factory=time.monotonic)
+    writer_backlog: int = 0  # events handed to the outbox writer thread, not committed yet
 
 
 def cpu_temp_c(path: Path = THERMAL) -> float | None:
@@ -145,6 +146,7 @@ def build_health(
             "expired_undelivered": outbox.expired_undelivered,
             "refused": outbox.refused,
             "size_bytes": outbox.size_bytes,
+            "writer_backlog": int(snapshot.writer_backlog),
         },
         "camera": snapshot.camera if snapshot.camera in CAMERA_STATES else "off",
         "versions": {

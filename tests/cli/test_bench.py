@@ -69,3 +69,12 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     r = microexpr("bench", *args)
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_steal_share_between_two_readings():
+    from edge.bench.report import cpu_ticks, steal_pct
+
+    assert steal_pct((100, 10_000), (150, 12_000)) == 2.5  # 50 of 2000 ticks went to the hypervisor
+    assert steal_pct((5, 100), (5, 100)) == 0.0  # no time passed: no share, no division by zero
+    steal, total = cpu_ticks()
+    assert 0 <= steal <= total and total > 0  # this machine has /proc/stat
