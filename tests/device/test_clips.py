@@ -144,3 +144,19 @@ def test_cutting_a_clip_copies_its_crops_once_and_off_the_ring(tmp_path):
     # A second copy of a 2 s macro clip is ~26 MB on the unit: one copy only.
     assert peak - base < 1.2 * clip.frames.nbytes, (peak - base, clip.frames.nbytes)
     rec.close()
+
+
+@pytest.mark.parametrize("side", [150, 260, 330, 400, 451, 480])
+def test_crops_look_like_an_area_average_of_the_face(side):
+    """The ring's fast shrink against OpenCV's INTER_AREA (the quality reference) on a sharp, noisy face."""
+    from skimage import data
+
+    photo = data.astronaut()  # 512 px, sharp
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    region = np.ascontiguousarray(noisy[:side, 512 - side:])  # any size, divisible by 160 or not
+    ring = FrameRing(2)
+    got = np.empty((CROP_PX, CROP_PX, 3), np.uint8)
+    ring._shrink(region, got)
+    ref = cv2.resize(region, (CROP_PX, CROP_PX), interpolation=cv2.INTER_AREA if side >= CROP_PX else cv2.INTER_LINEAR)
+    psnr = 10 * np.log10(255.0**2 / np.mean((got.astype(np.float64) - ref) ** 2))
+    assert psnr > 36.0, f"{side} px: {psnr:.1f} dB"
