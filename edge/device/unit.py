@@ -18,8 +18,8 @@ import os
 import threading
 import time
 import uuid
-from pathlib import Path
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Protocol
 
 from edge.config import Config
