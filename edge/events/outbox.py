@@ -16,14 +16,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from edge.errors import InputError
 from edge.events.eviction import evict_oldest, evict_to_caps
-from edge.events.record import Event
+from edge.events.record import Event, canonical_utc
 from edge.events.session import SessionTable, utc_now_iso
 
 __all__ = ["Outbox", "OutboxError", "OutboxStats", "canonical_utc", "open_outbox", "utc_now_iso"]
@@ -73,26 +72,7 @@ class OutboxStats:
     accepted: int = 0  # events ever put
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
-
-
-def canonical_utc(text: str, end: bool = False) -> str:
-    """Any ISO 8601 time -> the record's form ``YYYY-MM-DDTHH:MM:SS.mmmZ`` so strings compare as times.
-
-    Naive times are taken as UTC; with ``end`` a time without sub-seconds covers its whole second.
-    """
-    try:
-        t = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        raise InputError(f"time {text!r}: expected ISO 8601 like 2026-11-29T10:00:00Z") from None
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC)
-    out = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    if end and "." not in text:
-        out = out[:-3] + "999"
-    return out + "Z"
 
 
 class Outbox:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from edge.errors import InputError
+
 EMOTIONS: tuple[str, ...] = (
     "anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise",
 )
@@ -17,6 +19,23 @@ SCHEMA_VERSION = 1
 def utc_iso(dt: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a Z, the form every record time takes."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def canonical_utc(text: str, end: bool = False) -> str:
+    """Any ISO 8601 time -> the record's form ``YYYY-MM-DDTHH:MM:SS.mmmZ`` so strings compare as times.
+
+    Naive times are taken as UTC; with ``end`` a time without sub-seconds covers its whole second.
+    """
+    try:
+        t = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise InputError(f"time {text!r}: expected ISO 8601 like 2026-11-29T10:00:00Z") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    out = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    if end and "." not in text:
+        out = out[:-3] + "999"
+    return out + "Z"
 
 
 @dataclass(slots=True)
