@@ -324,9 +324,8 @@ class Unit:
         self._emit(self.spotter.flush())
         if self.clips is not None:
             self.clips.flush(timeout=1.0)
-        if self.writer.flush(WRITER_WAIT_S):
-            self._stats_poll = self.writer.call(lambda ob: ob.stats())
-            self.writer.flush(1.0)  # so the last health counts every event
+        self._stats_poll = self.writer.call(lambda ob: ob.stats())  # after the backlog: the last health counts it
+        self.writer.flush(WRITER_WAIT_S)
         self.writer.stop(1.0)
         self._write_health()
         if self.publisher is not None:

@@ -140,13 +140,12 @@ class OutboxWriter:
         try:
             self.outbox.put(event)
         except ValueError as e:  # a record the outbox can never take: keep it in the journal instead
-            log.error("outbox refused event %s for good (%s): %s", getattr(event, "id", "?"), e,
-                      json.dumps(event.to_dict()) if hasattr(event, "to_dict") else event)
+            log.error("outbox refused event %s for good (%s): %s", event.id, e, json.dumps(event.to_dict()))
             return True
         except Exception as e:  # disk full with nothing left to evict, I/O error: retried, never skipped
             self.failures += 1
             if str(e) != self.last_error:
-                log.error("outbox: cannot commit event %s, retrying: %s", getattr(event, "id", "?"), e)
+                log.error("outbox: cannot commit event %s, retrying: %s", event.id, e)
             self.last_error = str(e)
             return False
         self.committed += 1
@@ -157,5 +156,5 @@ class OutboxWriter:
             try:
                 self._on_committed(event)
             except Exception:
-                log.exception("after committing event %s", getattr(event, "id", "?"))
+                log.exception("after committing event %s", event.id)
         return True
