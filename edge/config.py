@@ -397,24 +397,3 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"dashboard.listen: expected HOST:PORT, got {listen!r}")
     return host.strip("[]"), int(port)
-
-
-def describe() -> str:
-    """Every field with its default and documentation, as TOML comments."""
-    lines: list[str] = []
-    for sf in dataclasses.fields(Config):
-        lines.append(f"[{sf.name}]")
-        for f in dataclasses.fields(sf.default_factory):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"# {f.metadata.get('doc', '')}")
-            lines.append(f"{f.name} = {_toml_value(default)}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(v)

@@ -10,6 +10,7 @@ processing (pipeline, spotter, sinks), with no change to the loop itself.
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class Pass:
     frames_in: int = 0
     wall_s: float = 0.0
     steal_pct: float = 0.0  # CPU time the hypervisor took while the pass ran
+    due_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: due time (monotonic ms)
+    start_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: handed over (monotonic ms)
+    cpu_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: the loop thread's own CPU time
+    switched: list[bool] = field(default_factory=list)  # realtime pass, per frame: the kernel switched the thread out
 
     @property
     def fps(self) -> float:
@@ -90,11 +95,24 @@ def _timed(frames: Iterable[Frame], p: Pass, between: Callable[[int], None] | No
     for i, frame in enumerate(frames):
         if between is not None and i % BLOCK == 0:
             between(i)
+        if due_ns:
+            c0, s0 = time.thread_time_ns(), _switches()
         t0 = clock()
         yield frame
         t1 = clock()
         p.busy_ms.append((t1 - t0) / 1e6)
         p.latency_ms.append((t1 - (frame.t_ns if due_ns else t0)) / 1e6)
+        if due_ns:
+            p.cpu_ms.append((time.thread_time_ns() - c0) / 1e6)
+            p.switched.append(_switches() != s0)
+            p.due_ms.append(frame.t_ns / 1e6)
+            p.start_ms.append(t0 / 1e6)
+
+
+def _switches() -> int:
+    """Context switches of the calling thread so far, voluntary (a lock, the GIL, I/O) and involuntary."""
+    r = resource.getrusage(resource.RUSAGE_THREAD)
+    return r.ru_nvcsw + r.ru_nivcsw
 
 
 def throughput(frames: Sequence[Frame], count: int, period_ns: int, pipeline: FacePipeline, spotter: object | None,

@@ -96,6 +96,9 @@ class BenchReport:
     replay_fps_in: float | None = None
     replay_stages_ms: dict[str, dict[str, float]] | None = None  # per stage during the replay (host stalls show here)
     replay_steal_pct: float | None = None  # CPU time the hypervisor took during the replay
+    replay_host_stalls: dict[str, float] | None = None  # stalls the thread did not cause (edge.bench.stalls)
+    latency_without_host_stalls_ms: dict[str, float] | None = None  # the replay with only those stalls removed
+    replay_late_without_host_stalls: int | None = None
     mediapipe_fps: float | None = None
     mediapipe_faces: int | None = None
     ratio: float | None = None
@@ -134,6 +137,12 @@ class BenchReport:
             if lm:
                 lines.append(f"          during the replay: landmarks p50 {lm['p50']:.3f} ms p99 {lm['p99']:.3f} ms, "
                              f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%")
+            hs, free = self.replay_host_stalls, self.latency_without_host_stalls_ms
+            if hs is not None and free is not None:
+                lines.append(f"          host stalls (thread not switched out, its CPU clock stopped): "
+                             f"{hs['stalled_ms']:.1f} ms over {hs['frames']:.0f} frames, longest "
+                             f"{hs['longest_ms']:.1f} ms; without them latency p99 {free['p99']:.3f} ms, "
+                             f"{self.replay_late_without_host_stalls} later than one frame period")
         else:
             lines.append(f"latency   p50 {self.latency_ms['p50']:.3f} ms  p99 {self.latency_ms['p99']:.3f} ms "
                          "(no --rate: from hand-over, frames are always due)")

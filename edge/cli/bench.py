@@ -12,6 +12,7 @@ from pathlib import Path
 from edge.bench.footage import Footage, decode, synth_clip
 from edge.bench.measure import BLOCK, MediaPipeMesh, Pass, realtime, throughput
 from edge.bench.report import BenchReport, machine, os_threads, peak_rss_mb, percentiles
+from edge.bench.stalls import without_host_stalls
 from edge.config import Config, load_config
 from edge.errors import InputError
 from edge.vision.pipeline import FacePipeline
@@ -121,4 +122,9 @@ def _report(footage: Footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline,
         report.replay_fps_in = round(rp.frames_in / rp.wall_s, 1) if rp.wall_s else 0.0
         report.replay_stages_ms = _rounded(rp.analysis.stage_stats())
         report.replay_steal_pct = rp.steal_pct
+        stalls = without_host_stalls(rp.due_ms, rp.start_ms, rp.busy_ms, rp.cpu_ms, rp.switched)
+        report.replay_host_stalls = {"stalled_ms": stalls.stalled_ms, "longest_ms": stalls.longest_ms,
+                                     "frames": stalls.frames}
+        report.latency_without_host_stalls_ms = percentiles(stalls.latency_ms)
+        report.replay_late_without_host_stalls = sum(ms > 1000.0 / args.rate for ms in stalls.latency_ms)
     return report

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import urllib.parse
+from typing import Any
 
-from edge.config import describe, load_config
+from edge.config import Config, load_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,12 +19,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.doc:
-        print(describe())
+        print(reference())
         return 0
     cfg = load_config(args.config)
+    print(json.dumps(masked(cfg), indent=2))
+    return 0
+
+
+def masked(cfg: Config) -> dict[str, Any]:
+    """The configuration as a dict with every secret, including one inside the broker URL, shown as ***."""
     d = dataclasses.asdict(cfg)
     for section, key in (("mqtt", "password"), ("dashboard", "password")):
         if d[section][key]:
             d[section][key] = "***"
-    print(json.dumps(d, indent=2))
-    return 0
+    url = urllib.parse.urlsplit(d["mqtt"]["url"])
+    if url.password:
+        host = url.netloc.rpartition("@")[2]
+        d["mqtt"]["url"] = urllib.parse.urlunsplit(url._replace(netloc=f"{url.username}:***@{host}"))
+    return d
+
+
+def reference() -> str:
+    """Every field with its default and documentation, as TOML comments."""
+    lines: list[str] = []
+    for sf in dataclasses.fields(Config):
+        lines.append(f"[{sf.name}]")
+        for f in dataclasses.fields(sf.default_factory):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"{f.name} = {_toml_value(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(v)

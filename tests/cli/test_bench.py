@@ -42,6 +42,11 @@ def test_bench_json_has_every_field(head_motion_clip_120):
     _stats_ok(d["replay_stages_ms"]["landmarks"])  # the replay's own stage times, to tell host stalls apart
     assert d["replay_stages_ms"]["landmarks"]["runs"] == d["replay_frames"]
     assert 0.0 <= d["replay_steal_pct"] <= 100.0
+    hs = d["replay_host_stalls"]  # stalls the thread did not cause, and the replay without them
+    assert hs["stalled_ms"] >= hs["longest_ms"] >= 0 and 0 <= hs["frames"] <= d["replay_frames"]
+    free = d["latency_without_host_stalls_ms"]
+    assert 0 < free["p50"] <= free["p99"] <= d["latency_ms"]["p99"] + 1e-3, "taking stalls out never adds latency"
+    assert 0 <= d["replay_late_without_host_stalls"] <= d["replay_late"]
     # 120 decoded 640x480 RGB frames are 105 MiB; the process holds at least those
     assert d["footage_mb"] == pytest.approx(120 * 640 * 480 * 3 / 2**20, rel=0.01)
     assert d["footage_mb"] < d["peak_rss_mb"] < 4096
