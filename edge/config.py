@@ -372,17 +372,27 @@ class MqttUrl:
     password: str
 
 
-def parse_mqtt_url(url: str) -> MqttUrl:
-    """Parse mqtt:// or mqtts:// URLs; the error names the key."""
+def redacted_url(url: str) -> str:
+    """The URL as it may be shown or logged: a password in it becomes ***."""
     u = urllib.parse.urlsplit(url)
+    user, at, host = u.netloc.rpartition("@")
+    if not at or ":" not in user:
+        return url
+    return urllib.parse.urlunsplit(u._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+
+
+def parse_mqtt_url(url: str) -> MqttUrl:
+    """Parse mqtt:// or mqtts:// URLs; the error names the key (and never shows the password)."""
+    u = urllib.parse.urlsplit(url)
+    shown = redacted_url(url)
     if u.scheme not in ("mqtt", "mqtts"):
-        raise ConfigError(f"mqtt.url: scheme must be mqtt:// or mqtts://, got {url!r}")
+        raise ConfigError(f"mqtt.url: scheme must be mqtt:// or mqtts://, got {shown!r}")
     if not u.hostname:
-        raise ConfigError(f"mqtt.url: no host in {url!r}")
+        raise ConfigError(f"mqtt.url: no host in {shown!r}")
     try:
         port = u.port or (8883 if u.scheme == "mqtts" else 1883)
     except ValueError:
-        raise ConfigError(f"mqtt.url: bad port in {url!r}") from None
+        raise ConfigError(f"mqtt.url: bad port in {shown!r}") from None
     return MqttUrl(
         tls=u.scheme == "mqtts",
         host=u.hostname,

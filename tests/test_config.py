@@ -54,6 +54,13 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path):
     assert parse_mqtt_url("mqtt://h").port == 1883
 
 
+@pytest.mark.parametrize("url", ["http://dev:s3cret@broker", "mqtt://dev:s3cret@", "mqtt://dev:s3cret@broker:port"])
+def test_a_bad_broker_url_is_named_without_its_password(url):
+    with pytest.raises(ConfigError, match=r"^mqtt\.url: ") as e:
+        load_config(environ={"MICROEXPR_MQTT_URL": url})
+    assert "s3cret" not in str(e.value) and "dev:***@" in str(e.value)
+
+
 def test_password_file_and_credentials_directory(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("from-file\n")

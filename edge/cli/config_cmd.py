@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import urllib.parse
 from typing import Any
 
-from edge.config import Config, load_config
+from edge.config import Config, load_config, redacted_url
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,10 +31,7 @@ def masked(cfg: Config) -> dict[str, Any]:
     for section, key in (("mqtt", "password"), ("dashboard", "password")):
         if d[section][key]:
             d[section][key] = "***"
-    url = urllib.parse.urlsplit(d["mqtt"]["url"])
-    if url.password:
-        host = url.netloc.rpartition("@")[2]
-        d["mqtt"]["url"] = urllib.parse.urlunsplit(url._replace(netloc=f"{url.username}:***@{host}"))
+    d["mqtt"]["url"] = redacted_url(d["mqtt"]["url"])
     return d
 
 
