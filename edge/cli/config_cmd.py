@@ -26,9 +26,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def masked(cfg: Config) -> dict[str, Any]:
-    """The configuration as a dict with every secret, including one inside the broker URL, shown as ***."""
+    """The configuration as a dict with every secret, including one inside the broker URL, shown as ***.
+
+    The dashboard's password hash is one too: its session cookies are signed with a key derived from it.
+    """
     d = dataclasses.asdict(cfg)
-    for section, key in (("mqtt", "password"), ("dashboard", "password")):
+    for section, key in (("mqtt", "password"), ("dashboard", "password"), ("dashboard", "password_hash")):
         if d[section][key]:
             d[section][key] = "***"
     d["mqtt"]["url"] = redacted_url(d["mqtt"]["url"])

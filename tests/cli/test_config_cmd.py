@@ -6,6 +6,7 @@ import dataclasses
 import json
 import tomllib
 
+from dashboard.auth import hash_password
 from edge.cli.main import main
 from edge.config import Config, load_config
 
@@ -29,16 +30,17 @@ def test_reference_documents_every_field_and_loads_back_as_the_defaults(tmp_path
 
 
 def test_effective_config_masks_every_secret(tmp_path, capsys):
+    stored = hash_password("other-secret")
     secret = tmp_path / "mqtt_password"
     secret.write_text("s3cret-file\n", encoding="utf-8")
     cfg = tmp_path / "unit.toml"
     cfg.write_text(f'[mqtt]\nurl = "mqtts://alice:p%40ss@broker.example:8883"\npassword_file = "{secret}"\n'
-                   '[dashboard]\npassword = "hunter2"\n', encoding="utf-8")
+                   f'[dashboard]\npassword = "hunter2"\npassword_hash = "{stored}"\n', encoding="utf-8")
     assert main(["--config", str(cfg), "config"]) == 0
     out = capsys.readouterr().out
     shown = json.loads(out)
-    for word in ("s3cret-file", "hunter2", "p%40ss", "p@ss"):
+    for word in ("s3cret-file", "hunter2", "p%40ss", "p@ss", stored.split("$")[-1]):
         assert word not in out
     assert shown["mqtt"]["url"] == "mqtts://alice:***@broker.example:8883"
-    assert shown["mqtt"]["password"] == "***" and shown["dashboard"]["password"] == "***"
+    assert shown["mqtt"]["password"] == shown["dashboard"]["password"] == shown["dashboard"]["password_hash"] == "***"
     assert shown["mqtt"]["password_file"] == str(secret)
