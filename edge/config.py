@@ -53,6 +53,10 @@ class SourceConfig:
     queue_frames: int = _f(24, "Bounded queue between capture and processing; when full, frames are dropped and "
                               "counted. 24 frames is 200 ms at 120 fps: longer than the stalls measured on a shared "
                               "2-core VM (up to 106 ms), so a stall delays frames instead of losing them.")
+    wait: str = _f("auto", "How the analysis loop waits for the next frame: 'sleep' (block; the core idles), "
+                           "'poll' (spin, yielding the GIL, for up to two frame periods, then block), or 'auto': poll "
+                           "on a virtual machine, sleep on bare metal such as the Pi. A hypervisor hands an idle vCPU "
+                           "to other guests, and it comes back late, with cold caches.")
 
 
 @dataclass(frozen=True)
@@ -338,6 +342,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"source.fps: must be between 1 and 1000, got {cfg.source.fps}")
     if cfg.source.queue_frames < 1:
         raise ConfigError("source.queue_frames: must be at least 1")
+    if cfg.source.wait not in ("auto", "sleep", "poll"):
+        raise ConfigError(f"source.wait: must be auto, sleep or poll, got {cfg.source.wait!r}")
     if cfg.vision.emotion_every < 1:
         raise ConfigError("vision.emotion_every: must be at least 1")
     if not 0 <= cfg.vision.gil_switch_ms <= 100:

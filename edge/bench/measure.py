@@ -44,6 +44,7 @@ class Pass:
     frames_in: int = 0
     wall_s: float = 0.0
     steal_pct: float = 0.0  # CPU time the hypervisor took while the pass ran
+    poll_ms: float = 0.0  # realtime pass: how long the loop spun for a frame before blocking (0 = it slept)
     due_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: due time (monotonic ms)
     start_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: handed over (monotonic ms)
     cpu_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: the loop thread's own CPU time
@@ -163,12 +164,13 @@ class PacedReplay(FrameSource):
 
 
 def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int, pipeline: FacePipeline,
-             spotter: object | None, name: str = "") -> Pass:
+             spotter: object | None, name: str = "", poll_s: float = 0.0) -> Pass:
     """Replay at camera rate through the unit's capture thread and bounded queue (dropping
-    the oldest frame when full, as with a live camera); latency runs from each frame's due time."""
+    the oldest frame when full, as with a live camera, and waiting for frames as the unit's
+    `source.wait` says); latency runs from each frame's due time."""
     capture = Capture(lambda: PacedReplay(frames, rate, count, name), queue_frames, live=False,
-                      drop_when_full=True)
-    p = Pass(Analysis(source=name))
+                      drop_when_full=True, poll_s=poll_s)
+    p = Pass(Analysis(source=name), poll_ms=round(poll_s * 1e3, 3))
 
     def queued() -> Iterator[Frame]:
         while True:

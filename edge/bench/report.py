@@ -96,6 +96,7 @@ class BenchReport:
     replay_fps_in: float | None = None
     replay_stages_ms: dict[str, dict[str, float]] | None = None  # per stage during the replay (host stalls show here)
     replay_steal_pct: float | None = None  # CPU time the hypervisor took during the replay
+    replay_wait: str | None = None  # how the loop waited for frames (config source.wait): "sleep" or "poll N ms"
     replay_host_stalls: dict[str, float] | None = None  # stalls the thread did not cause (edge.bench.stalls)
     latency_without_host_stalls_ms: dict[str, float] | None = None  # the replay with only those stalls removed
     replay_late_without_host_stalls: int | None = None
@@ -136,7 +137,8 @@ class BenchReport:
             lm = (self.replay_stages_ms or {}).get("landmarks")
             if lm:
                 lines.append(f"          during the replay: landmarks p50 {lm['p50']:.3f} ms p99 {lm['p99']:.3f} ms, "
-                             f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%")
+                             f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%, waiting for frames: "
+                             f"{self.replay_wait}")
             hs, free = self.replay_host_stalls, self.latency_without_host_stalls_ms
             if hs is not None and free is not None:
                 lines.append(f"          host stalls (thread not switched out, its CPU clock stopped): "

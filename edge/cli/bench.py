@@ -15,6 +15,7 @@ from edge.bench.report import BenchReport, machine, os_threads, peak_rss_mb, per
 from edge.bench.stalls import without_host_stalls
 from edge.config import Config, load_config
 from edge.errors import InputError
+from edge.sources.capture import poll_budget_s
 from edge.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None:
         pipeline.reset()
         replay_count = round((args.seconds or DEFAULT_REPLAY_S) * args.rate)
+        poll_s = poll_budget_s(cfg.source.wait, args.rate)
+        notes.append(f"replay waits for frames as source.wait = {cfg.source.wait!r} says: "
+                     + (f"polls up to {poll_s * 1e3:.1f} ms, then sleeps" if poll_s else "sleeps"))
         rp = realtime(footage.frames, args.rate, replay_count, cfg.source.queue_frames, pipeline, new_spotter(),
-                      footage.name)
+                      footage.name, poll_s)
     report = _report(footage, tp, rp, pipeline, args, notes)
     print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
     return 0
@@ -122,6 +126,7 @@ def _report(footage: Footage, tp: Pass, rp: Pass | None, pipeline: FacePipeline,
         report.replay_fps_in = round(rp.frames_in / rp.wall_s, 1) if rp.wall_s else 0.0
         report.replay_stages_ms = _rounded(rp.analysis.stage_stats())
         report.replay_steal_pct = rp.steal_pct
+        report.replay_wait = f"poll {rp.poll_ms:g} ms" if rp.poll_ms else "sleep"
         stalls = without_host_stalls(rp.due_ms, rp.start_ms, rp.busy_ms, rp.cpu_ms, rp.switched)
         report.replay_host_stalls = {"stalled_ms": stalls.stalled_ms, "longest_ms": stalls.longest_ms,
                                      "frames": stalls.frames}

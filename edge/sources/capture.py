@@ -11,8 +11,10 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.errors import ConfigError
 from edge.sources.base import FrameSource
@@ -22,6 +24,25 @@ log = logging.getLogger(__name__)
 
 # Camera states as the health payload reports them.
 OK, LOST, RETRYING, REPLAY, ENDED = "ok", "lost", "retrying", "replay", "ended"
+POLL_PERIODS = 2  # `wait = poll`: spin for at most this many frame periods, then block
+
+
+def on_virtual_machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True under a hypervisor that says so (the x86 `hypervisor` CPU flag)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(line.startswith("flags") and " hypervisor" in line for line in text.splitlines())
+
+
+def poll_budget_s(wait: str, fps: float, virtual: Callable[[], bool] = on_virtual_machine) -> float:
+    """Seconds `Capture.get` spins before it blocks (config `source.wait`); 0 = always block."""
+    if wait == "sleep" or (wait == "auto" and not virtual()):
+        return 0.0
+    if wait not in ("poll", "auto"):
+        raise ConfigError(f"source.wait: must be auto, sleep or poll, got {wait!r}")
+    return POLL_PERIODS / fps
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,8 @@ class Capture:
 
     `live` cameras are retried forever; a replayed file ends the stream when it
     ends (or fails). `drop_when_full=False` makes a fast file replay wait for the
-    consumer instead of dropping, which only makes sense for files.
+    consumer instead of dropping, which only makes sense for files. With `poll_s`
+    (`poll_budget_s`), `get()` spins that long for a frame before it blocks.
     """
 
     def __init__(
@@ -48,9 +70,11 @@ class Capture:
         live: bool,
         drop_when_full: bool = True,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        poll_s: float = 0.0,
     ) -> None:
         if queue_frames < 1:
             raise ValueError("queue_frames must be at least 1")
+        self.poll_s = max(0.0, poll_s)
         self._open = open_source
         self._queue: collections.deque[Frame] = collections.deque()
         self._capacity = queue_frames
@@ -93,6 +117,10 @@ class Capture:
 
     def get(self, timeout: float) -> Frame | None:
         """The oldest queued frame, or None after `timeout` seconds or at the end."""
+        if self.poll_s > 0:
+            frame = self._poll(min(timeout, self.poll_s))
+            if frame is not None:
+                return frame
         with self._cond:
             if not self._queue and not self._ended:
                 self._cond.wait(timeout)
@@ -101,6 +129,20 @@ class Capture:
             frame = self._queue.popleft()
             self._cond.notify_all()
             return frame
+
+    def _poll(self, budget_s: float) -> Frame | None:
+        """Spin for a frame without letting the core idle; sleep(0) hands the GIL to the capture thread."""
+        deadline = time.monotonic() + budget_s
+        while True:
+            if self._queue:
+                with self._cond:
+                    if self._queue:
+                        frame = self._queue.popleft()
+                        self._cond.notify_all()
+                        return frame
+            if self._ended or self._stop.is_set() or time.monotonic() >= deadline:
+                return None
+            time.sleep(0)
 
     def _push(self, frame: Frame) -> None:
         with self._cond:

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from edge.sources.capture import on_virtual_machine
+
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -42,6 +44,8 @@ def test_bench_json_has_every_field(head_motion_clip_120):
     _stats_ok(d["replay_stages_ms"]["landmarks"])  # the replay's own stage times, to tell host stalls apart
     assert d["replay_stages_ms"]["landmarks"]["runs"] == d["replay_frames"]
     assert 0.0 <= d["replay_steal_pct"] <= 100.0
+    # source.wait = auto: poll for up to two frame periods on a VM, sleep on bare metal
+    assert d["replay_wait"] == ("poll 16.667 ms" if on_virtual_machine() else "sleep")
     hs = d["replay_host_stalls"]  # stalls the thread did not cause, and the replay without them
     assert hs["stalled_ms"] >= hs["longest_ms"] >= 0 and 0 <= hs["frames"] <= d["replay_frames"]
     free = d["latency_without_host_stalls_ms"]

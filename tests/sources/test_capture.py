@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from fixtures.footage import write_head_motion_clip
 
-from edge.errors import SourceError
+from edge.errors import ConfigError, SourceError
 from edge.sources.base import FrameSource
-from edge.sources.capture import LOST, OK, RETRYING, Capture
+from edge.sources.capture import LOST, OK, RETRYING, Capture, on_virtual_machine, poll_budget_s
 from edge.sources.frame import Frame
 from edge.sources.video import VideoFileSource
 
@@ -148,3 +148,65 @@ def test_replay_of_a_broken_file_ends_with_the_error(tmp_path):
     cap.stop()
     assert isinstance(cap.error, SourceError) and "not a readable video" in str(cap.error)
     assert cap.get(0.01) is None
+
+
+class PacedFrames(FrameSource):
+    """`n` frames, the first after `first_s`, then one every `period_s`; then the replay ends."""
+
+    def __init__(self, n: int, period_s: float, first_s: float = 0.0) -> None:
+        self.n, self.period_s, self.first_s = n, period_s, first_s
+
+    def frames(self) -> Iterator[Frame]:
+        time.sleep(self.first_s)
+        for i in range(self.n):
+            if i:
+                time.sleep(self.period_s)
+            yield Frame(IMG, time.monotonic_ns(), i)
+
+
+@pytest.mark.parametrize("wait, virtual, fps, budget", [
+    ("sleep", True, 120.0, 0.0), ("auto", False, 120.0, 0.0),
+    ("auto", True, 120.0, 2 / 120), ("poll", False, 30.0, 2 / 30),
+])
+def test_poll_budget_follows_the_setting_and_the_machine(wait, virtual, fps, budget):
+    assert poll_budget_s(wait, fps, virtual=lambda: virtual) == pytest.approx(budget)
+
+
+def test_poll_budget_rejects_an_unknown_mode():
+    with pytest.raises(ConfigError, match="source.wait: must be auto, sleep or poll, got 'spin'"):
+        poll_budget_s("spin", 120.0)
+
+
+@pytest.mark.parametrize("text, virtual", [
+    ("processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor avx512f\n", True),  # an x86 guest
+    ("processor\t: 0\nflags\t\t: fpu vme sse2 avx512f\n", False),  # x86 bare metal
+    ("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nModel\t\t: Raspberry Pi 5 Model B\n", False),  # the Pi
+])
+def test_a_virtual_machine_is_known_by_its_cpu_flags(tmp_path, text, virtual):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    assert on_virtual_machine(cpuinfo) is virtual
+    assert on_virtual_machine(tmp_path / "missing") is False
+
+
+def test_a_polling_get_hands_over_every_frame_in_order_and_sees_the_end():
+    cap = Capture(lambda: PacedFrames(60, 0.002), queue_frames=24, live=False, poll_s=0.02).start()
+    got = []
+    while not cap.ended:
+        f = cap.get(1.0)
+        if f is not None:
+            got.append(f.index)
+    cap.stop()
+    assert got == list(range(60)) and cap.stats().frames_dropped == 0
+
+
+def test_polling_gives_up_after_its_budget_and_blocks():
+    """A camera that pauses: the loop spins for its budget, then sleeps until the frame comes."""
+    cap = Capture(lambda: PacedFrames(1, 0.0, first_s=0.3), queue_frames=4, live=False, poll_s=0.01).start()
+    wall, cpu = time.monotonic(), time.thread_time()
+    frame = cap.get(2.0)
+    wall, cpu = time.monotonic() - wall, time.thread_time() - cpu
+    cap.stop()
+    assert frame is not None and frame.index == 0
+    assert wall >= 0.2, "the frame came after the pause"
+    assert cpu < 0.1, f"spun {cpu * 1e3:.0f} ms of a {wall * 1e3:.0f} ms wait: the budget is 10 ms"
