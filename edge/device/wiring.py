@@ -41,7 +41,8 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
     spotter = make_spotter(cfg, pipeline)
     outbox = stack.enter_context(open_outbox(cfg))
     capture = Capture(lambda: open_source(cfg.source), cfg.source.queue_frames, live=live,
-                      drop_when_full=live or cfg.source.realtime, poll_s=poll_budget_s(cfg.source.wait, cfg.source.fps))
+                      drop_when_full=live or cfg.source.realtime,
+                      poll_s=poll_budget_s(cfg.source.wait, cfg.source.fps))
     log.info("waiting for frames: %s", f"poll up to {capture.poll_s * 1e3:.1f} ms" if capture.poll_s else "sleep")
     stack.callback(capture.stop, 1.0)
     clips = None

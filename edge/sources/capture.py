@@ -118,9 +118,11 @@ class Capture:
     def get(self, timeout: float) -> Frame | None:
         """The oldest queued frame, or None after `timeout` seconds or at the end."""
         if self.poll_s > 0:
-            frame = self._poll(min(timeout, self.poll_s))
+            spin = min(timeout, self.poll_s)
+            frame = self._poll(spin)
             if frame is not None:
                 return frame
+            timeout -= spin
         with self._cond:
             if not self._queue and not self._ended:
                 self._cond.wait(timeout)

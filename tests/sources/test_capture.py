@@ -210,3 +210,12 @@ def test_polling_gives_up_after_its_budget_and_blocks():
     assert frame is not None and frame.index == 0
     assert wall >= 0.2, "the frame came after the pause"
     assert cpu < 0.1, f"spun {cpu * 1e3:.0f} ms of a {wall * 1e3:.0f} ms wait: the budget is 10 ms"
+
+
+def test_the_spin_counts_towards_the_timeout():
+    cap = Capture(lambda: PacedFrames(1, 0.0, first_s=0.6), queue_frames=4, live=False, poll_s=0.2).start()
+    t = time.monotonic()
+    assert cap.get(0.3) is None
+    waited = time.monotonic() - t
+    cap.stop(2.0)
+    assert 0.29 <= waited < 0.45, f"get(0.3) returned after {waited:.2f} s (spin 0.2 s, then block the rest)"
