@@ -137,7 +137,7 @@ class BenchReport:
             lm = (self.replay_stages_ms or {}).get("landmarks")
             if lm:
                 lines.append(f"          during the replay: landmarks p50 {lm['p50']:.3f} ms p99 {lm['p99']:.3f} ms, "
-                             f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%, waiting for frames: "
+                             f"CPU stolen by the hypervisor {self.replay_steal_pct:.2f}%, waiting for frames (source.wait): "
                              f"{self.replay_wait}")
             hs, free = self.replay_host_stalls, self.latency_without_host_stalls_ms
             if hs is not None and free is not None:

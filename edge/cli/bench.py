@@ -61,11 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None:
         pipeline.reset()
         replay_count = round((args.seconds or DEFAULT_REPLAY_S) * args.rate)
-        poll_s = poll_budget_s(cfg.source.wait, args.rate)
-        notes.append(f"replay waits for frames as source.wait = {cfg.source.wait!r} says: "
-                     + (f"polls up to {poll_s * 1e3:.1f} ms, then sleeps" if poll_s else "sleeps"))
         rp = realtime(footage.frames, args.rate, replay_count, cfg.source.queue_frames, pipeline, new_spotter(),
-                      footage.name, poll_s)
+                      footage.name, poll_budget_s(cfg.source.wait, args.rate))
     report = _report(footage, tp, rp, pipeline, args, notes)
     print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
     return 0

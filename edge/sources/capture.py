@@ -37,12 +37,10 @@ def on_virtual_machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def poll_budget_s(wait: str, fps: float, virtual: Callable[[], bool] = on_virtual_machine) -> float:
-    """Seconds `Capture.get` spins before it blocks (config `source.wait`); 0 = always block."""
-    if wait == "sleep" or (wait == "auto" and not virtual()):
-        return 0.0
-    if wait not in ("poll", "auto"):
-        raise ConfigError(f"source.wait: must be auto, sleep or poll, got {wait!r}")
-    return POLL_PERIODS / fps
+    """Seconds `Capture.get` spins before it blocks for a validated `source.wait`; 0 = always block."""
+    if wait == "poll" or (wait == "auto" and virtual()):
+        return POLL_PERIODS / fps
+    return 0.0
 
 
 @dataclass(frozen=True)

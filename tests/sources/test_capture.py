@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fixtures.footage import write_head_motion_clip
 
+from edge.config import load_config
 from edge.errors import ConfigError, SourceError
 from edge.sources.base import FrameSource
 from edge.sources.capture import LOST, OK, RETRYING, Capture, on_virtual_machine, poll_budget_s
@@ -172,9 +173,9 @@ def test_poll_budget_follows_the_setting_and_the_machine(wait, virtual, fps, bud
     assert poll_budget_s(wait, fps, virtual=lambda: virtual) == pytest.approx(budget)
 
 
-def test_poll_budget_rejects_an_unknown_mode():
+def test_an_unknown_wait_mode_is_refused_where_the_config_is_validated():
     with pytest.raises(ConfigError, match="source.wait: must be auto, sleep or poll, got 'spin'"):
-        poll_budget_s("spin", 120.0)
+        load_config(overrides={"source.wait": "spin"}, environ={})
 
 
 @pytest.mark.parametrize("text, virtual", [
