@@ -171,3 +171,45 @@ def test_slow_motion_review_on_the_device(browser_page, start_dashboard, tmp_pat
     assert (tmp_path / "review.png").stat().st_size > 5_000
     keep_screenshots(tmp_path)
     assert page.console_errors == []
+
+
+def _boxes_overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def test_fleet_table_and_live_feed_do_not_overlap_at_1400px(browser_page, broker, start_dashboard, tmp_path):
+    """Issue 18 item 9: at 1400 px the fleet table ran under the live-events panel."""
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    dash = start_dashboard(mqtt_url=broker.url)
+    pub = mqtt_client(broker.url)
+    try:
+        for i, dev in enumerate(("room-12", "interview-suite-east-07", "lab-3")):
+            publish_json(pub, f"microexpr/{dev}/status", "online", retain=True)
+            publish_json(pub, f"microexpr/{dev}/health", make_health(
+                dev, site="Leeds General", room=f"Interview room {i + 3}",
+                versions={"software": "0.1.0+g1234abc", "models": "3f9a2c1b/77aa01ee/0c4d9e21", "runtime": "litert"}))
+            publish_json(pub, f"microexpr/{dev}/session", {"schema": 1, "id": f"interview-2026-11-29-{i:03d}",
+                                                            "state": "running", "started": "2026-11-29T10:00:00.000Z",
+                                                            "stopped": None}, retain=True)
+        publish_json(pub, "microexpr/room-12/events", make_event("room-12", "interview-42", 1))
+        login(page, dash.url)
+        expect(page.locator("#fleet tbody tr[data-device]")).to_have_count(3)
+        expect(page.locator("#feed li[data-id]")).to_have_count(1)
+        feed = page.locator("#feed-h").locator("xpath=..").bounding_box()
+        section = page.locator("#fleet-h").locator("xpath=..").bounding_box()
+        assert feed and section
+        cells = page.locator("#fleet th, #fleet td").all()
+        assert len(cells) >= 11 * 4
+        for cell in cells:
+            box = cell.bounding_box()
+            assert box, cell.inner_text()
+            assert not _boxes_overlap(box, feed), f"fleet cell {cell.inner_text()!r} {box} under the feed {feed}"
+            # nothing of the table is hidden past its own section either
+            assert box["x"] + box["width"] <= section["x"] + section["width"] + 0.5, cell.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+        page.screenshot(path=str(tmp_path / "fleet-1400.png"), full_page=True)
+        keep_screenshots(tmp_path)
+    finally:
+        pub.disconnect()
