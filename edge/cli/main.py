@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "replay": "edge.cli.replay",
     "camera": "edge.cli.camera",
     "models": "edge.cli.models",
+    "footage": "edge.cli.footage",
     "demo": "edge.cli.demo",
     "config": "edge.cli.config_cmd",
     "synth": "edge.cli.synth",

@@ -17,7 +17,7 @@ import cv2
 
 from edge.errors import InputError
 from edge.evaluation.metrics import Score, score
-from edge.events.annotations import Annotation, AnnotationError, read_annotations
+from edge.events.annotations import Annotation, AnnotationError, Range, read_annotations
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,15 @@ def check_bounds(csv_path: Path, rows: list[Annotation], video: str, frames: int
         if r.video == video and r.offset >= frames:
             raise AnnotationError(
                 f"{csv_path}: {video} frames {r.onset}-{r.offset}: offset {r.offset} is beyond the video's last frame {frames - 1}"
+            )
+
+
+def check_range_bounds(csv_path: Path, ranges: list[Range], video: str, frames: int) -> None:
+    """As check_bounds, for a ranges file (talking, hidden, turned, no_face)."""
+    for r in ranges:
+        if r.video == video and r.end >= frames:
+            raise AnnotationError(
+                f"{csv_path}: {video} {r.kind} range {r.start}-{r.end}: end {r.end} is beyond the video's last frame {frames - 1}"
             )
 
 
@@ -150,6 +159,24 @@ def run_pipeline(
     for name, f in videos.items():
         frames[name], fps[name] = video_frames(f)
         check_bounds(gt_csv, truths, name, frames[name])
+    truths = [a for a in truths if a.video in videos]
+    preds = predict(videos, frames, config_path, progress)
+    for name in videos:
+        log.info("%s: %d frames, %d events predicted, %d annotated", name, frames[name],
+                 sum(p.video == name for p in preds), sum(t.video == name for t in truths))
+    return Evaluation(score(truths, preds), truths, preds, frames, fps)
+
+
+def predict(
+    videos: dict[str, Path],
+    frames: dict[str, int],
+    config_path: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Annotation]:
+    """The whole pipeline's events on each video (name -> file) as annotation rows; `frames` gets the decoded counts.
+
+    `progress(video, frames_done, frames_total)` is called every 30 frames, over all videos.
+    """
     # The vision stack loads only once the inputs are known good.
     from edge.analysis import analyse_video
     from edge.config import load_config
@@ -169,18 +196,15 @@ def run_pipeline(
                 progress(self.name, self.done, self.total)
 
     cfg = load_config(config_path)
-    truths = [a for a in truths if a.video in videos]
     preds: list[Annotation] = []
-    total = sum(frames.values())
+    total = sum(frames.get(n, 0) for n in videos)
     before = 0
     for name, f in videos.items():
         analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total)])
-        before += frames[name]
-        frames[name] = int(getattr(analysis, "frames", frames[name]) or frames[name])
+        before += frames.get(name, 0)
+        frames[name] = int(getattr(analysis, "frames", 0) or frames.get(name, 0))
         for e in analysis.events:
             preds.append(Annotation(name, e.onset_frame, e.apex_frame, e.offset_frame, e.type, e.emotion, e.aus_label))
-        log.info("%s: %d frames, %d events predicted, %d annotated", name, frames[name],
-                 sum(p.video == name for p in preds), sum(t.video == name for t in truths))
     if progress:
         progress("", total, total)
-    return Evaluation(score(truths, preds), truths, preds, frames, fps)
+    return preds

