@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from edge.config_rules import check_field
 from edge.errors import ConfigError, InputError
 
 
@@ -36,6 +37,9 @@ class DeviceConfig:
     site: str = _f("", "Site label shown in the fleet view.")
     room: str = _f("", "Room label shown in the fleet view.")
     data_dir: str = _f("", "Where the outbox, clips and state live. Default: $STATE_DIRECTORY or ~/.local/share/microexpr.")
+    analysis: str = _f("session", "When `microexpr run` analyses frames: 'session' (only while an interview session runs; "
+                                  "outside one no frame is analysed or stored and the recording LED is off) or "
+                                  "'always' (every frame, session or not).")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class SourceConfig:
     height: int = _f(864, "Requested capture height in pixels.")
     exposure_us: int = _f(4000, "Fixed exposure time for picamera2 in microseconds (0 = auto).")
     analogue_gain: float = _f(4.0, "Fixed analogue gain for picamera2 when exposure_us > 0 (a lit room: 2 to 8).")
+    mains_hz: int = _f(50, "Mains frequency of the room's lighting for picamera2 (50 or 60; 0 = ignore): a fixed "
+                           "exposure is rounded to whole flicker periods where the frame period allows, auto "
+                           "exposure avoids the flicker period.")
     stream: str = _f("lores", "picamera2 stream handed to the pipeline: 'lores' (half size, cheaper copy) or 'main'.")
     realtime: bool = _f(False, "Pace a video file to its own frame rate instead of as fast as possible.")
     queue_frames: int = _f(24, "Bounded queue between capture and processing; when full, frames are dropped and "
@@ -292,6 +299,7 @@ def _build(raw: dict[str, dict[str, Any]]) -> Config:
         hints = {f.name: f.type for f in dataclasses.fields(cls)}
         for key, value in raw.get(sf.name, {}).items():
             values[key] = _coerce(f"{sf.name}.{key}", value, hints[key])
+            check_field(f"{sf.name}.{key}", values[key])
         parts[sf.name] = cls(**values)
     cfg = Config(**parts)
     _resolve_secret_files(cfg)
@@ -327,6 +335,7 @@ def with_thresholds(cfg: SpottingConfig, values: dict[str, Any]) -> SpottingConf
     for k, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             raise InputError(f"set_thresholds: {k} must be a positive number, got {v!r}")
+        check_field(f"spotting.{k}", float(v))
         checked[k] = float(v)
     new = dataclasses.replace(cfg, **checked)
     if not 0 < new.min_micro_ms < new.max_micro_ms < new.max_macro_ms:
@@ -335,33 +344,13 @@ def with_thresholds(cfg: SpottingConfig, values: dict[str, Any]) -> SpottingConf
 
 
 def validate(cfg: Config) -> None:
-    """Cross-field and range checks; each error names its key."""
-    if cfg.source.kind not in ("video", "webcam", "picamera2"):
-        raise ConfigError(f"source.kind: must be video, webcam or picamera2, got {cfg.source.kind!r}")
-    if not 1 <= cfg.source.fps <= 1000:
-        raise ConfigError(f"source.fps: must be between 1 and 1000, got {cfg.source.fps}")
-    if cfg.source.queue_frames < 1:
-        raise ConfigError("source.queue_frames: must be at least 1")
-    if cfg.source.wait not in ("auto", "sleep", "poll"):
-        raise ConfigError(f"source.wait: must be auto, sleep or poll, got {cfg.source.wait!r}")
-    if cfg.vision.emotion_every < 1:
-        raise ConfigError("vision.emotion_every: must be at least 1")
-    if not 0 <= cfg.vision.gil_switch_ms <= 100:
-        raise ConfigError(f"vision.gil_switch_ms: must be between 0 and 100, got {cfg.vision.gil_switch_ms}")
+    """Cross-field checks (each field's own range is checked as it loads: `edge.config_rules`)."""
     if not 0 < cfg.spotting.min_micro_ms < cfg.spotting.max_micro_ms < cfg.spotting.max_macro_ms:
         raise ConfigError("spotting: need 0 < min_micro_ms < max_micro_ms < max_macro_ms")
-    if cfg.outbox.max_mb <= 0 or cfg.outbox.max_events <= 0:
-        raise ConfigError("outbox.max_mb and outbox.max_events: must be positive")
     if cfg.mqtt.url:
         parse_mqtt_url(cfg.mqtt.url)
-    if cfg.mqtt.keepalive_s < 1:
-        raise ConfigError("mqtt.keepalive_s: must be at least 1")
-    if cfg.mqtt.max_inflight < 1:
-        raise ConfigError("mqtt.max_inflight: must be at least 1")
     if not 0 < cfg.mqtt.reconnect_min_s <= cfg.mqtt.reconnect_max_s:
         raise ConfigError("mqtt.reconnect_min_s, mqtt.reconnect_max_s: need 0 < reconnect_min_s <= reconnect_max_s")
-    if cfg.mqtt.session_expiry_s < 1:
-        raise ConfigError("mqtt.session_expiry_s: must be at least 1 (a persistent session)")
     if "/" in cfg.device_id or "+" in cfg.device_id or "#" in cfg.device_id:
         raise ConfigError(f"device.id: must not contain '/', '+' or '#', got {cfg.device_id!r}")
     if not cfg.mqtt.prefix or any(c in cfg.mqtt.prefix for c in "+#"):

@@ -28,7 +28,7 @@ def test_wrong_type_names_the_key(tmp_path):
         load_config(write(tmp_path, '[mqtt]\nkeepalive_s = "soon"\n'), environ={})
     with pytest.raises(ConfigError, match=r"mqtt\.homeassistant: expected true or false"):
         load_config(write(tmp_path, "[mqtt]\nhomeassistant = 2\n"), environ={})
-    with pytest.raises(ConfigError, match=r"mqtt\.max_inflight: must be at least 1"):
+    with pytest.raises(ConfigError, match=r"mqtt\.max_inflight: must be between 1 and 65535, got 0"):
         load_config(write(tmp_path, "[mqtt]\nmax_inflight = 0\n"), environ={})
     with pytest.raises(ConfigError, match=r"mqtt\.reconnect_min_s"):
         load_config(write(tmp_path, "[mqtt]\nreconnect_min_s = 60.0\nreconnect_max_s = 30.0\n"), environ={})
@@ -79,3 +79,90 @@ def test_gil_switch_interval_range(tmp_path):
     assert load_config(environ={}).vision.gil_switch_ms == 0.5
     with pytest.raises(ConfigError, match=r"vision\.gil_switch_ms: must be between 0 and 100, got -1"):
         load_config(write(tmp_path, "[vision]\ngil_switch_ms = -1.0\n"), environ={})
+
+
+# Each of these loaded at f2b78b9; each must now fail with one line naming the key and its allowed values.
+BAD_VALUES = [
+    ("source", "width", -5, "between 64 and 8192"),
+    ("source", "width", 0, "between 64 and 8192"),
+    ("source", "height", -1, "between 64 and 8192"),
+    ("source", "camera_index", -1, "between 0 and 63"),
+    ("source", "exposure_us", -100, "between 0 and 1000000"),
+    ("source", "analogue_gain", -2.0, "between 1 and 64"),
+    ("source", "analogue_gain", 0.0, "between 1 and 64"),
+    ("source", "stream", "raw", "lores or main"),
+    ("vision", "threads", -4, "between 0 and 64"),
+    ("vision", "detect_threshold", 1.5, "between 0.01 and 0.99"),
+    ("vision", "presence_threshold", -0.1, "between 0.01 and 0.99"),
+    ("vision", "emotion_every", 100000, "between 1 and 1000"),
+    ("spotting", "threshold", 0.0, "between 1 and 20"),
+    ("spotting", "baseline_s", -3.0, "between 0.5 and 600"),
+    ("outbox", "max_age_days", -1.0, "more than 0 and at most 3650"),
+    ("outbox", "max_age_days", 0.0, "more than 0 and at most 3650"),
+    ("outbox", "max_mb", float("inf"), "more than 0 and at most 1000000"),
+    ("mqtt", "health_interval_s", 0.0, "between 0.5 and 3600"),
+    ("mqtt", "keepalive_s", 70000, "between 1 and 65535"),
+    ("mqtt", "session_expiry_s", 2**33, "between 1 and 4294967295"),
+    ("mqtt", "max_inflight", 100000, "between 1 and 65535"),
+    ("clips", "pre_ms", -10.0, "between 0 and 10000"),
+    ("clips", "max_mb", -1.0, "more than 0 and at most 1000000"),
+    ("clips", "max_age_days", 0.0, "more than 0 and at most 3650"),
+    ("gpio", "recording_led_pin", 99, "between 0 and 27"),
+    ("gpio", "button_pin", -1, "between 0 and 27"),
+]
+
+
+def _toml(v) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if v == float("inf"):
+        return "inf"
+    return repr(v)
+
+
+@pytest.mark.parametrize("section, key, value, allowed", BAD_VALUES, ids=[f"{s}.{k}={v}" for s, k, v, _ in BAD_VALUES])
+def test_a_value_out_of_range_is_one_line_naming_the_key_and_range(tmp_path, section, key, value, allowed):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, f"[{section}]\n{key} = {_toml(value)}\n"), environ={})
+    msg = str(e.value)
+    assert msg.startswith(f"{section}.{key}: must be ") and allowed in msg and "\n" not in msg, msg
+    # The same from a flag or the environment (strings there) gives the same line.
+    with pytest.raises(ConfigError) as e2:
+        load_config(overrides={f"{section}.{key}": str(value) if not isinstance(value, str) else value}, environ={})
+    assert str(e2.value).split(", got")[0] == msg.split(", got")[0]
+
+
+def test_every_field_has_a_rule_and_every_default_keeps_it():
+    import dataclasses
+
+    from edge.config import Config
+    from edge.config_rules import RULES
+
+    defaults = Config()
+    for sf in dataclasses.fields(Config):
+        for f in dataclasses.fields(sf.default_factory):
+            dotted = f"{sf.name}.{f.name}"
+            assert dotted in RULES, f"{dotted} has no rule in edge/config_rules.py"
+            RULES[dotted].check(dotted, getattr(getattr(defaults, sf.name), f.name))
+
+
+def test_retention_cannot_be_configured_to_erase_everything(tmp_path):
+    bad = write(tmp_path, "[outbox]\nmax_age_days = -1\n")
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "edge", "--config", str(bad), "outbox", "show"],
+                       capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "MICROEXPR_DATA_DIR": str(tmp_path / "data")})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == ["microexpr outbox: outbox.max_age_days: must be more than 0 and at most 3650, "
+                                     "got -1.0"]
+
+
+def test_spotting_ranges_are_the_live_commands_ranges():
+    from edge.config_rules import RULES
+    from edge.publish.commands import THRESHOLD_RANGES
+
+    for key, (lo, hi) in THRESHOLD_RANGES.items():
+        rule = RULES[f"spotting.{key}"]
+        assert (rule.lo, rule.hi) == (lo, hi), key

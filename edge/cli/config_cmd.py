@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from edge.config import Config, load_config, redacted_url
+from edge.config_rules import allowed
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,13 +40,14 @@ def masked(cfg: Config) -> dict[str, Any]:
 
 
 def reference() -> str:
-    """Every field with its default and documentation, as TOML comments."""
+    """Every field with its default, documentation and allowed values, as TOML comments."""
     lines: list[str] = []
     for sf in dataclasses.fields(Config):
         lines.append(f"[{sf.name}]")
         for f in dataclasses.fields(sf.default_factory):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"# {f.metadata.get('doc', '')}")
+            rule = allowed(f"{sf.name}.{f.name}")
+            lines.append(f"# {f.metadata.get('doc', '')}" + (f" Allowed: {rule}." if rule else ""))
             lines.append(f"{f.name} = {_toml_value(default)}")
         lines.append("")
     return "\n".join(lines)
