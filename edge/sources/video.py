@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,25 @@ from edge.sources.base import FrameSource
 from edge.sources.frame import Frame
 
 log = logging.getLogger(__name__)
+
+# FFmpeg's own log level for OpenCV's backend: AV_LOG_QUIET. OpenCV reads it once, when its FFmpeg
+# backend first starts in the process; the user's own setting wins.
+FFMPEG_LOGLEVEL = "-8"
+
+
+def open_quietly(path: Path) -> "cv2.VideoCapture":
+    """Open `path` with OpenCV's FFmpeg backend without FFmpeg's and OpenCV's own warnings on stderr.
+
+    A file that is not a video is reported once, by our SourceError; FFmpeg ("moov atom not found")
+    and OpenCV ("backend is generally available but can't be used") would say it first, in their words.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL)
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 class VideoFileSource(FrameSource):
@@ -35,7 +55,7 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.path}: is a directory, not a video file")
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path}: empty file (0 bytes)")
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        self._cap = open_quietly(self.path)
         if not self._cap.isOpened():
             raise SourceError(f"{self.path}: not a readable video (no decodable stream)")
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,17 @@ def test_camera_that_does_not_exist_one_line_exit_2():
     assert "Traceback" not in r.stderr
     lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr camera:")]
     assert lines == ["microexpr camera: /dev/video57: camera not found (no such device)"]
+
+
+@pytest.mark.parametrize("name, data", [
+    ("notes.mp4", b"not video " * 100),
+    # An MP4 header with no movie box: FFmpeg itself complains ("moov atom not found").
+    ("cut.mp4", b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 8),
+    ("table.csv", b"video,onset,apex,offset,type,emotion,aus\nclip.mp4,1,2,3,micro,,\n"),
+])
+def test_a_file_that_is_not_a_video_prints_only_our_line(tmp_path, name, data):
+    path = _put(tmp_path / name, data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_", "MICROEXPR_"))}
+    r = microexpr("replay", str(path), env={**env, "MICROEXPR_DATA_DIR": str(tmp_path / "data")})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == [f"microexpr replay: {path}: not a readable video (no decodable stream)"]
