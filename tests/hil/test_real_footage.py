@@ -1,0 +1,64 @@
+"""The whole pipeline on the real development clips (footage/), scored the annotation protocol's way.
+
+The clips are fetched by `make setup` (`microexpr footage fetch`) and annotated by eye in
+footage/annotations/; the guards live in one place, footage/thresholds.toml. The pipeline runs once
+per session over every annotated clip (about 8000 frames when all are annotated); each test reads
+that one result. Replay only: the clips are files, not a scene in front of a camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+
+import pytest
+
+from edge.evaluation.harness import predict
+from edge.evaluation.real import ClipScore, score_clips, score_dict, total
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow]
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="session")
+def real_scores(real_footage, real_truths) -> list[ClipScore]:
+    """Each annotated clip's score from one pipeline run over all of them."""
+    frames = {t.video: t.frames for t in real_truths}
+    preds = predict({t.video: t.path for t in real_truths}, frames)
+    assert frames == {t.video: t.frames for t in real_truths}, "the decoder returned another frame count than the container"
+    return score_clips(real_truths, preds)
+
+
+@pytest.fixture(scope="session")
+def thresholds(real_footage) -> dict[str, float]:
+    with open(real_footage.directory / "thresholds.toml", "rb") as f:
+        return tomllib.load(f)["total"]
+
+
+def _measured(scores: list[ClipScore]) -> str:
+    from edge.cli.footage import table
+
+    return "\n" + table(score_dict(scores, details=False))
+
+
+def test_every_annotated_clip_is_scored_at_its_manifest_length(real_footage, real_truths, real_scores):
+    assert [s.video for s in real_scores] == [t.video for t in real_truths]
+    for t in real_truths:
+        assert t.frames == real_footage.clips[t.name].frames, t.name
+    assert total(real_scores).episodes + total(real_scores).dont_care == sum(len(t.episodes) for t in real_truths)
+
+
+@pytest.mark.parametrize("metric", ["recall", "recall_iou50", "precision", "emotion_accuracy"])
+def test_finds_the_annotated_episodes(real_scores, thresholds, metric):
+    t = total(real_scores).as_dict(details=False)
+    value = t[metric] if t[metric] is not None else 0.0
+    assert value >= thresholds[f"{metric}_min"], f"{metric} {value} < {thresholds[f'{metric}_min']}" + _measured(real_scores)
+
+
+@pytest.mark.parametrize("metric", ["false_micro_per_min", "false_micro_per_talking_min"])
+def test_few_false_micro_events(real_scores, thresholds, metric):
+    value = total(real_scores).as_dict(details=False)[metric]
+    if value is None:
+        pytest.skip(f"{metric}: no annotated footage of that kind yet")
+    assert value <= thresholds[f"{metric}_max"], f"{metric} {value} > {thresholds[f'{metric}_max']}" + _measured(real_scores)
