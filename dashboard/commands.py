@@ -1,8 +1,11 @@
 """Session commands to a device: MQTT 5 request/response on ``<prefix>/<device>/cmd/<name>``.
 
 The request carries a ResponseTopic and CorrelationData; the device replies on
-that topic with the same correlation data. Callers block (in a worker thread)
-until the reply or a timeout.
+that topic with the same correlation data. The ResponseTopic lies under the
+asked device's own tree (``<prefix>/<device>/reply/<client id>``): the broker ACL
+lets a unit write only there (docs/mqtt.md), and a reply is taken only from the
+device that was asked. Callers block (in a worker thread) until the reply or a
+timeout.
 """
 
 from __future__ import annotations
@@ -28,15 +31,31 @@ class CommandError(InputError):
     """The device refused the command, did not answer, or the request was bad."""
 
 
-class Commander:
-    """Tracks outstanding requests by correlation data."""
+def reply_level(client_id: str) -> str:
+    """The client id as one topic level (no ``/``, ``+``, ``#``)."""
+    return "".join("_" if c in "/+#" else c for c in client_id) or "dashboard"
 
-    def __init__(self, client: mqtt.Client, prefix: str, reply_topic: str) -> None:
+
+class Commander:
+    """Tracks outstanding requests by correlation data and the device asked."""
+
+    def __init__(self, client: mqtt.Client, prefix: str, client_id: str) -> None:
         self.client = client
         self.prefix = prefix
-        self.reply_topic = reply_topic
+        self.level = reply_level(client_id)
         self._lock = threading.Lock()
-        self._pending: dict[bytes, tuple[threading.Event, list[Any]]] = {}
+        self._pending: dict[bytes, tuple[str, threading.Event, list[Any]]] = {}
+
+    @property
+    def subscription(self) -> str:
+        """Every device's replies to this instance."""
+        return f"{self.prefix}/+/reply/{self.level}"
+
+    def reply_topic(self, device: str) -> str:
+        return f"{self.prefix}/{device}/reply/{self.level}"
+
+    def is_reply(self, topic: str) -> bool:
+        return mqtt.topic_matches_sub(self.subscription, topic)
 
     def request(self, device: str, name: str, body: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         """Send one command and return the device's reply (a JSON object)."""
@@ -48,9 +67,9 @@ class Commander:
         done = threading.Event()
         slot: list[Any] = []
         with self._lock:
-            self._pending[corr] = (done, slot)
+            self._pending[corr] = (device, done, slot)
         props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = self.reply_topic
+        props.ResponseTopic = self.reply_topic(device)
         props.CorrelationData = corr
         try:
             info = self.client.publish(f"{self.prefix}/{device}/cmd/{name}", json.dumps(body), qos=1, properties=props)
@@ -75,9 +94,13 @@ class Commander:
         if waiting is None:
             log.info("ignoring a reply with unknown correlation data on %s", msg.topic)
             return
+        device, done, slot = waiting
+        if msg.topic != self.reply_topic(device):
+            log.warning("ignoring a reply on %s: the request went to %s", msg.topic, device)
+            return
         try:
             reply: Any = json.loads(msg.payload)
         except ValueError:
             reply = None
-        waiting[1].append(reply)
-        waiting[0].set()
+        slot.append(reply)
+        done.set()

@@ -79,7 +79,6 @@ class Ingester:
         self.prefix = cfg.mqtt.prefix
         self.group = cfg.dashboard.share_group
         self.validator = Validator(self.prefix)
-        self.reply_topic = f"{self.prefix}/_dashboard/{client_id}/reply"
         self._queue: queue.Queue[Delivery] = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -88,7 +87,7 @@ class Ingester:
         self._throttle = LogThrottle()
         self.connected = False
         self.client = self._make_client(client_id)
-        self.commands = Commander(self.client, self.prefix, self.reply_topic)
+        self.commands = Commander(self.client, self.prefix, client_id)
         self._writer = threading.Thread(target=self._write_loop, name="dashboard-ingest-writer", daemon=True)
 
     def _make_client(self, client_id: str) -> mqtt.Client:
@@ -150,7 +149,7 @@ class Ingester:
             (f"$share/{g}/{p}/+/health", 0),
             (f"{p}/+/status", 1),
             (f"{p}/+/session", 1),
-            (self.reply_topic, 1),
+            (self.commands.subscription, 1),
         ])
         log.info("connected to the broker (session present: %s)", flags.session_present)
 
@@ -161,7 +160,7 @@ class Ingester:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            if msg.topic == self.reply_topic:
+            if self.commands.is_reply(msg.topic):
                 self.commands.on_reply(msg)
                 self._ack(msg.mid, msg.qos)
                 return

@@ -253,6 +253,10 @@ class PublisherService:
             if not response_topic:
                 log.info("command %s has no response topic; reply dropped: %s", name, reply.to_dict())
                 return
+            if not self.topics.is_reply(response_topic):
+                log.warning("command %s asked for its reply on %.100s, outside %s/reply/<client>; reply dropped",
+                            name, response_topic, self.topics.base)
+                return
             reply_props = Properties(PacketTypes.PUBLISH)
             if correlation is not None:
                 reply_props.CorrelationData = correlation

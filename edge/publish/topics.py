@@ -51,6 +51,12 @@ class Topics:
             return None
         return topic[len(head):]
 
+    def is_reply(self, topic: str) -> bool:
+        """A Response Topic this unit may answer on: ``<base>/reply/<one level>``, where the ACL lets it write."""
+        head = f"{self.base}/reply/"
+        rest = topic[len(head):]
+        return topic.startswith(head) and bool(rest) and not any(c in rest for c in "/+#")
+
     @property
     def discovery(self) -> str:
         """Home Assistant device-based discovery config topic."""

@@ -413,3 +413,26 @@ def test_mutual_tls_client_certificate_is_the_identity(broker_factory, tmp_path,
         time.sleep(0.05)
     assert not nocert.connected and "closed before the broker accepted it" in nocert.last_error
     sub.close()
+
+
+def test_replies_only_under_its_own_reply_tree(broker, make_cfg, services, caplog):
+    """Issue 18 item 3: the unit answers only on <prefix>/<device>/reply/<client>, where the ACL lets it write."""
+    cfg = make_cfg(broker.url)
+    ob = outbox_for(cfg)
+    caplog.set_level(logging.INFO, logger="edge.publish")
+    svc = services(cfg, ob)
+    watch = Subscriber(broker, ["#"], client_id="watch-all")
+    elsewhere = ["microexpr/_dashboard/x/reply", "microexpr/room-2/reply/x", "microexpr/room-1/events",
+                 "microexpr/room-1/reply/a/b", "other/reply"]
+    for i, topic in enumerate(elsewhere):
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = topic
+        props.CorrelationData = b"c%d" % i
+        watch.client.publish("microexpr/room-1/cmd/health", b"{}", qos=1, properties=props).wait_for_publish(5)
+    reply, _ = request(broker, "microexpr/room-1/cmd/health", b"{}")  # the proper place still works
+    assert reply and reply["ok"]
+    time.sleep(0.5)
+    assert [m.topic for m in watch.messages if m.topic in elsewhere] == []
+    dropped = [r.getMessage() for r in caplog.records if "outside microexpr/room-1/reply/<client>" in r.getMessage()]
+    assert len(dropped) == len(elsewhere)
+    watch.close()
