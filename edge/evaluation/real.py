@@ -184,24 +184,41 @@ def _own_rows(csv_path: Path, rows: list[Annotation] | list[Range], name: str, v
             raise AnnotationError(f"{csv_path}: row for video {r.video!r}, but this file annotates clip {name} ({video})")
 
 
+def annotation_files(folder: Path, video: str) -> tuple[list[Path], list[Path]]:
+    """(episode CSVs, ranges CSVs) of one clip: STEM.csv, else its parts STEM.PART.csv (annotators split long clips)."""
+    stem = Path(video).stem
+    whole = folder / f"{stem}.csv"
+    if whole.is_file():
+        ranges = folder / f"{stem}.ranges.csv"
+        return [whole], [ranges] if ranges.is_file() else []
+    parts = sorted(p for p in folder.glob(f"{stem}.*.csv") if not p.name.endswith(".ranges.csv"))
+    return parts, sorted(folder.glob(f"{stem}.*ranges.csv"))
+
+
 def load_truth(manifest: FootageManifest, name: str, annotations: Path | None = None) -> ClipTruth:
-    """A verified clip with its episodes (STEM.csv) and ranges (STEM.ranges.csv, optional), bounds checked."""
+    """A verified clip with its episodes and ranges (optional), every row its own and inside the clip."""
     path = verify(manifest, name)
     video = manifest.clips[name].file
     folder = annotations or manifest.annotations_dir
-    gt_csv = folder / f"{Path(video).stem}.csv"
-    if not gt_csv.is_file():
-        raise InputError(f"{gt_csv}: no annotations for clip {name}")
-    episodes = read_annotations(gt_csv)
-    _own_rows(gt_csv, episodes, name, video)
-    episodes = [_as_video(a, video) for a in episodes]
-    ranges_csv = folder / f"{Path(video).stem}.ranges.csv"
-    ranges = read_ranges(ranges_csv) if ranges_csv.is_file() else []
-    _own_rows(ranges_csv, ranges, name, video)
-    ranges = [Range(video, r.kind, r.start, r.end, r.note) for r in ranges]
+    ep_files, range_files = annotation_files(folder, video)
+    if not ep_files:
+        raise InputError(f"{folder / (Path(video).stem + '.csv')}: no annotations for clip {name}")
     frames, fps = video_frames(path)
-    check_bounds(gt_csv, episodes, video, frames)
-    check_range_bounds(ranges_csv, ranges, video, frames)
+    episodes: list[Annotation] = []
+    ranges: list[Range] = []
+    for f in ep_files:
+        rows = read_annotations(f)
+        _own_rows(f, rows, name, video)
+        rows = [_as_video(a, video) for a in rows]
+        check_bounds(f, rows, video, frames)
+        episodes += rows
+    for f in range_files:
+        rs = read_ranges(f)
+        _own_rows(f, rs, name, video)
+        rs = [Range(video, r.kind, r.start, r.end, r.note) for r in rs]
+        check_range_bounds(f, rs, video, frames)
+        ranges += rs
+    episodes.sort(key=lambda a: (a.onset, a.offset))
     return ClipTruth(name, video, path, frames, fps, episodes, ranges)
 
 
@@ -212,7 +229,7 @@ def _as_video(a: Annotation, video: str) -> Annotation:
 def annotated_clips(manifest: FootageManifest, annotations: Path | None = None) -> list[str]:
     """The manifest's clips that have an annotation file, in manifest order."""
     folder = annotations or manifest.annotations_dir
-    return [n for n, c in manifest.clips.items() if (folder / f"{Path(c.file).stem}.csv").is_file()]
+    return [n for n, c in manifest.clips.items() if annotation_files(folder, c.file)[0]]
 
 
 def read_predictions(manifest: FootageManifest, pred_csv: Path, truths: list[ClipTruth]) -> list[Annotation]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.errors import InputError
 from edge.evaluation.real import ClipTruth, score_clip, score_dict, total
 from edge.events.annotations import Annotation, Range
 
@@ -152,3 +153,25 @@ def test_score_runs_the_pipeline_on_the_clip(tmp_path, single_face_annotated):
     c = d["clips"][0]
     assert c["frames"] == 72 and c["episodes"] == 1 and c["predictions"] == len(out.read_text().splitlines()) - 1
     assert c["hits"] + c["misses"] == 1 and c["hits"] + c["false_alarms"] + c["ignored"] == c["predictions"]
+
+
+def test_a_clip_annotated_in_parts(tmp_path, real_footage):
+    from edge.evaluation.real import annotated_clips, load_truth
+
+    d = tmp_path / "annotations"
+    d.mkdir()
+    head = "video,onset,apex,offset,type,emotion,aus,note\n"
+    (d / "cap13_edit2.b.csv").write_text(head + "cap13_edit2.mp4,400,410,420,micro,,,\n")
+    (d / "cap13_edit2.a.csv").write_text(head + "cap13_edit2.mp4,40,50,60,macro,happiness,6+12,\n")
+    (d / "cap13_edit2.a.ranges.csv").write_text("video,kind,start,end,note\ncap13_edit2.mp4,talking,0,99,\n")
+    assert annotated_clips(real_footage, d) == ["cap13_edit2"]
+    t = load_truth(real_footage, "cap13_edit2", d)
+    assert [a.onset for a in t.episodes] == [40, 400] and [r.end for r in t.ranges] == [99]
+    # A whole-clip file, once merged, is read alone.
+    (d / "cap13_edit2.csv").write_text(head + "cap13_edit2.mp4,100,110,120,micro,,,\n")
+    t = load_truth(real_footage, "cap13_edit2", d)
+    assert [a.onset for a in t.episodes] == [100] and t.ranges == []
+    (d / "cap13_edit2.b.csv").write_text(head + "cap13_edit2.mp4,700,710,765,micro,,,\n")
+    (d / "cap13_edit2.csv").unlink()
+    with pytest.raises(InputError, match=r"cap13_edit2\.b\.csv: cap13_edit2.mp4 frames 700-765: offset 765 is beyond the video's last frame 764"):
+        load_truth(real_footage, "cap13_edit2", d)
