@@ -136,6 +136,16 @@ class DashboardConfig:
     password_file: str = _f("", "File holding the login password.")
     password_hash: str = _f("", "scrypt hash of the password (microexpr dashboard --hash-password).")
     share_group: str = _f("microexpr-dashboard", "MQTT 5 shared-subscription group for several instances.")
+    # Sessions and the central store's retention (dashboard/sessions.py, dashboard/retention.py).
+    session_key_file: str = _f("", "File holding the cookie-signing key (at least 32 random bytes). Default: "
+                                   "$CREDENTIALS_DIRECTORY/dashboard_session_key, else a random key kept in the store "
+                                   "(shared on purpose by instances sharing it; --local: in the data dir).")
+    trusted_proxies: str = _f("", "Comma-separated addresses of the TLS reverse proxies whose X-Forwarded-For and "
+                                  "X-Forwarded-Proto are believed: the client's address (login limit, access log) "
+                                  "and https, which marks the session cookie Secure.")
+    retention_days: float = _f(30.0, "The central store erases events received longer ago than this (retention).")
+    retention_max_events: int = _f(5_000_000, "Count cap of the central store's events; the oldest go first.")
+    retention_interval_s: float = _f(3600.0, "Seconds between the central store's retention passes.")
 
 
 @dataclass(frozen=True)
