@@ -65,9 +65,12 @@ class Event:
     video: str = ""  # source name (file name when replaying, "camera" when live)
     device: str = ""
     session: str = ""
+    clock_synced: bool | None = None  # was the system clock synchronised (NTP)? None: not known, left out
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if d["clock_synced"] is None:
+            del d["clock_synced"]
         d["schema"] = SCHEMA_VERSION
         return d
 
