@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from edge.errors import InputError
-from edge.footage import FootageError, fetch, load_manifest, state
+from edge.footage import FootageError, FootageManifest, fetch, load_manifest, state
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace, manifest, names: list[str]) -> int:
+def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]) -> int:
     from edge.evaluation.real import annotated_clips, load_truth, read_predictions, score_clips, score_dict
     from edge.events.annotations import write_annotations
 
