@@ -4,8 +4,10 @@ A frame is: the identity photo placed once in the output frame (face centred,
 eyes level, at the requested face size) -> the face region warped by the AU
 fields active at that frame, plus (with `parallax`) the depth parallax a flat
 face lacks under yaw and pitch (edge.synth.parallax) -> head pose as a homography of a planar
-face (drift, nods, turns) -> lighting gain -> sensor noise -> optional JPEG
-round-trip -> the video encoder. Everything random comes from one seeded
+face (drift, nods, turns) -> lighting gain (and, when asked, mains flicker through a
+rolling shutter, edge.synth.nuisance) -> sensor noise (Gaussian, or shot plus read
+noise) -> optional JPEG round-trip -> the video encoder (mp4v, MJPG, or H.264 at a
+set bitrate). Everything random comes from one seeded
 generator, so the same spec gives the same video bit for bit (per encoder
 build) and exactly the same CSV and manifest.
 """
@@ -28,8 +30,9 @@ from edge.errors import InputError
 from edge.events.annotations import Annotation, read_annotations, write_annotations
 from edge.events.record import EMOTIONS
 from edge.synth.actions import INNER_MOUTH, component_keys, pixel_displacement
-from edge.synth.encode import open_writer
+from edge.synth.encode import h264_kbps, open_writer
 from edge.synth import parallax
+from edge.synth.nuisance import SENSOR_READ_SIGMA, SENSOR_SHOT_GAIN, Flicker, SensorNoise, apply_row_gain
 from edge.synth.faces import IDENTITIES, load_identity
 from edge.synth.timeline import POSE_FIELDS, Timeline, TimelineSpec, schedule
 from edge.synth.warp import MeshWarper
@@ -38,7 +41,10 @@ log = logging.getLogger(__name__)
 
 FPS_CHOICES = (30, 60, 90, 120, 200)
 MOUTH_OPENING = ("25", "26", "R10", "L10", "R16", "L16", "R20", "L20")  # components that can part the lips
-CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
+CODECS = {"mp4v": ".mp4", "MJPG": ".avi", "h264": ".mp4"}
+NOISE_MODELS = ("gaussian", "sensor")
+HEAD_MOTIONS = ("default", "natural")
+MAINS_HZ = (0, 50, 60)
 ANNOTATIONS_NAME = "annotations.csv"
 
 
@@ -58,12 +64,19 @@ class SynthSpec:
     width: int = 640
     height: int = 480
     face_size: int = 220  # cheek-to-cheek width of the face in output pixels
+    face_size_max: int = 0  # > face_size: the width is drawn (seeded) from face_size..face_size_max
     name: str = ""  # file stem; default derived from the parameters
-    codec: str = "mp4v"  # mp4v (.mp4) or MJPG (.avi)
+    codec: str = "mp4v"  # mp4v (.mp4), MJPG (.avi) or h264 (.mp4, ffmpeg's libx264 at bitrate_kbps)
+    bitrate_kbps: int = 0  # h264 only; 0 = 0.1 bit per pixel (edge.synth.encode.h264_kbps)
     encoder: str = "auto"  # auto (ffmpeg if installed), ffmpeg, opencv
     noise_sigma: float = -1.0  # sensor noise std in grey levels; -1 = 2.0 with distractors, 0 without
     jpeg_quality: int = -1  # per-frame JPEG round-trip quality; -1 = 85 with distractors, 0 = off
     parallax: bool = False  # give yaw and pitch the depth parallax of a real head (edge.synth.parallax)
+    head_motion: str = "default"  # default: drift of +-3 deg yaw; natural: a seated talker's (+-10 deg yaw, 6 pitch, 3 roll)
+    mains_hz: int = 0  # 50 or 60: mains flicker (100/120 Hz light) through the exposure and a rolling shutter; 0 = off
+    flicker_depth: float = 0.2  # light modulation depth for mains flicker
+    exposure_ms: float = 0.0  # exposure time for mains flicker; 0 = 70 % of the frame period
+    noise_model: str = "gaussian"  # gaussian (noise_sigma) or sensor (shot + read noise, always on)
     micro_ms: tuple[float, float] = (100.0, 480.0)
     macro_ms: tuple[float, float] = (600.0, 3500.0)
     micro_intensity: tuple[float, float] = (0.35, 0.85)
@@ -99,7 +112,14 @@ def validate(spec: SynthSpec) -> None:
         raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
     if not (64 <= spec.width <= 4096 and 64 <= spec.height <= 4096) or spec.width % 2 or spec.height % 2:
         raise InputError(f"size must be even and 64..4096 px per side, got {spec.width}x{spec.height}")
-    if not 48 <= spec.face_size <= 0.8 * min(spec.width, spec.height):
+    if spec.head_motion not in HEAD_MOTIONS or spec.noise_model not in NOISE_MODELS or spec.mains_hz not in MAINS_HZ:
+        raise InputError(f"head motion {spec.head_motion!r}, noise model {spec.noise_model!r} or mains {spec.mains_hz} Hz unknown "
+                         f"(head motion: {', '.join(HEAD_MOTIONS)}; noise: {', '.join(NOISE_MODELS)}; mains: 0, 50, 60)")
+    if spec.face_size_max and spec.face_size_max < spec.face_size:
+        raise InputError(f"face size range {spec.face_size}..{spec.face_size_max} is empty")
+    if spec.mains_hz and not 0 <= spec.exposure_ms <= 1000.0 / spec.fps:
+        raise InputError(f"exposure {spec.exposure_ms:g} ms does not fit a frame at {spec.fps:g} fps")
+    if not 48 <= max(spec.face_size, spec.face_size_max) <= 0.8 * min(spec.width, spec.height):
         raise InputError(f"face size {spec.face_size}px does not fit a {spec.width}x{spec.height} frame "
                          f"(48..{int(0.8 * min(spec.width, spec.height))}, the face's width with room for the head)")
     if spec.duration_s <= 0 or spec.micro < 0 or spec.macro < 0:
@@ -230,6 +250,21 @@ class _Noise:
         return cv2.subtract(cv2.add(frame, self.pos[i]), self.neg[i])
 
 
+def resolved(spec: SynthSpec) -> SynthSpec:
+    """The spec with its face size drawn from its range (from its own seeded stream: the rest of the render is unchanged)."""
+    if spec.face_size_max <= spec.face_size:
+        return spec
+    size = int(np.random.default_rng([spec.seed, 0xFACE]).integers(spec.face_size, spec.face_size_max + 1))
+    return replace(spec, face_size=size, face_size_max=0)
+
+
+def flicker_for(spec: SynthSpec) -> Flicker | None:
+    if not spec.mains_hz:
+        return None
+    phase = float(np.random.default_rng([spec.seed, 0xF11C]).uniform(0, 2 * math.pi))
+    return Flicker(float(spec.mains_hz), spec.fps, spec.height, spec.flicker_depth, spec.exposure_ms / 1000.0, 0.0, phase)
+
+
 def _effective(spec: SynthSpec) -> tuple[float, int]:
     noise = spec.noise_sigma if spec.noise_sigma >= 0 else (2.0 if spec.distractors else 0.0)
     jpeg = spec.jpeg_quality if spec.jpeg_quality >= 0 else (85 if spec.distractors else 0)
@@ -243,7 +278,7 @@ def timeline_for(spec: SynthSpec, rng: np.random.Generator) -> Timeline:
             micro_ms=spec.micro_ms, macro_ms=spec.macro_ms, micro_intensity=spec.micro_intensity,
             macro_intensity=spec.macro_intensity, lead_in_s=spec.lead_in_s, distractors=spec.distractors,
             talking_per_min=spec.talking_per_min, blink_per_min=spec.blink_per_min, nods_per_min=spec.nods_per_min,
-            face_size_px=spec.face_size,
+            face_size_px=spec.face_size, head_motion=spec.head_motion,
         ),
         rng,
     )
@@ -254,13 +289,18 @@ def render_frames(spec: SynthSpec, timeline: Timeline, rng: np.random.Generator)
     scene = Scene(spec)
     scene.prepare([k for j, k in enumerate(timeline.components) if timeline.intensity[:, j].any()])
     noise_sigma, jpeg = _effective(spec)
-    noise = _Noise(rng, (spec.height, spec.width, 3), noise_sigma) if noise_sigma > 0 else None
+    noise: _Noise | SensorNoise | None = _Noise(rng, (spec.height, spec.width, 3), noise_sigma) if noise_sigma > 0 else None
+    if spec.noise_model == "sensor":
+        noise = SensorNoise(np.random.default_rng([spec.seed, 0x5E45]), (spec.height, spec.width, 3))
+    flicker = flicker_for(spec)
     r = scene.warper.region
     jpeg_box = (r.x0 // 8 * 8, r.y0 // 8 * 8, min(spec.width, -(-r.x1 // 8) * 8), min(spec.height, -(-r.y1 // 8) * 8))
     for i in range(timeline.n_frames):
         frame = scene.posed(scene.expression(timeline.weights(i) | scene.pose_weights(timeline.pose[i])), timeline.pose[i])
         g = float(timeline.gain[i])
-        if abs(g - 1.0) > 1e-3:
+        if flicker is not None:
+            frame = apply_row_gain(frame, flicker.rows(i) * np.float32(g))
+        elif abs(g - 1.0) > 1e-3:
             frame = cv2.convertScaleAbs(frame, alpha=g)
         if noise is not None:
             frame = noise.apply(frame)
@@ -282,9 +322,27 @@ def merge_annotations(csv_path: Path, video: str, rows: list[Annotation]) -> Non
     write_annotations(csv_path, [r for r in existing if r.video != video] + rows)
 
 
+def _nuisances(spec: SynthSpec, asked: SynthSpec) -> dict:
+    """What the unit-like nuisances resolved to (only those switched on, so default manifests keep their keys)."""
+    out: dict = {}
+    if asked.face_size_max:
+        out["face_size"] = spec.face_size
+    f = flicker_for(spec)
+    if f is not None:
+        out["flicker"] = {"light_hz": f.light_hz, "beat_hz": round(f.beat_hz, 3), "exposure_ms": round(f.exposure * 1000, 3),
+                          "readout_ms": round(f.readout * 1000, 3), "amplitude": round(f.amplitude, 4)}
+    if spec.noise_model == "sensor":
+        out["noise_sigma"] = round(math.sqrt(SENSOR_READ_SIGMA**2 + SENSOR_SHOT_GAIN * 128), 2)  # at mid grey
+        out["noise"] = f"sensor: sigma^2 = {SENSOR_READ_SIGMA:g}^2 + {SENSOR_SHOT_GAIN:g} x level"
+    if spec.codec == "h264":
+        out["bitrate_kbps"] = h264_kbps(spec)
+    return out
+
+
 def generate(spec: SynthSpec, progress: Callable[[int, int], None] | None = None) -> SynthResult:
     """Render one annotated video into spec.out_dir; returns the paths written."""
     validate(spec)
+    asked, spec = spec, resolved(spec)
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
@@ -316,8 +374,8 @@ def generate(spec: SynthSpec, progress: Callable[[int, int], None] | None = None
         "generator": f"microexpr {__version__} edge.synth",
         "video": video.name,
         "annotations": ANNOTATIONS_NAME,
-        "spec": asdict(replace(spec, out_dir="")),
-        "effective": {"noise_sigma": noise_sigma, "jpeg_quality": jpeg},
+        "spec": asdict(replace(asked, out_dir="")),
+        "effective": {"noise_sigma": noise_sigma, "jpeg_quality": jpeg} | _nuisances(spec, asked),
         "encoder": writer.describe,
         "identity": {"name": spec.identity, "source": load_identity(spec.identity).source},
         "pose_fields": list(POSE_FIELDS),

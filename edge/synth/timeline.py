@@ -26,6 +26,9 @@ from edge.synth.actions import component_keys, parse_au
 from edge.synth.emotions import expression_aus
 
 POSE_FIELDS = ("tx", "ty", "roll", "scale", "yaw", "pitch")  # px, px, deg, ratio-1, deg, deg
+# Slow head drift amplitudes (roll, yaw, pitch), degrees. "natural" is a seated talker's: the drift's standard
+# deviation comes to about 4 deg of yaw, 2.5 of pitch and 1.3 of roll, with peaks near +-10 deg of yaw.
+DRIFT_DEG = {"default": (1.5, 3.0, 2.0), "natural": (3.0, 10.0, 6.0)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class TimelineSpec:
     flicker_per_min: float = 1.5
     drift_px: float = 0.03  # head drift amplitude, as a fraction of the face size
     face_size_px: float = 220.0
+    head_motion: str = "default"  # default | natural (DRIFT_DEG)
 
 
 @dataclass
@@ -299,7 +303,7 @@ def _drift(spec, rng, n, pose, gain) -> None:
     """Slow head drift and slow lighting drift: a few low-frequency sinusoids, always on."""
     t = np.arange(n) / spec.fps
     amps = {"tx": spec.drift_px * spec.face_size_px, "ty": spec.drift_px * spec.face_size_px * 0.6,
-            "roll": 1.5, "scale": 0.015, "yaw": 3.0, "pitch": 2.0}
+            "scale": 0.015} | dict(zip(("roll", "yaw", "pitch"), DRIFT_DEG[spec.head_motion]))
     for j, name in enumerate(POSE_FIELDS):
         wave = np.zeros(n)
         for _ in range(3):

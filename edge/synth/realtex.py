@@ -1,0 +1,246 @@
+"""Real-texture micro expressions: a real clip's annotated expressions, made brief, spliced into its neutral frames.
+
+For each inserted event an annotated episode (neutral -> onset -> apex ->
+offset) of the clip is measured as dense expression flow from its own onset
+frame (edge.synth.flowwarp), its intensity profile is resampled into 40-500 ms
+at the clip's own frame rate, scaled by the event's intensity, and a live
+neutral frame of the same person is resampled along it. The neutral frames are
+the clip's longest clean stretch (a face, no annotated episode, no
+talking/hidden/turned/no_face range), played forward and backward (ping-pong,
+so there is never a cut) for as long as asked. Events are placed with a
+lead-in and a gap from one seeded generator, so the same inputs give the same
+video, CSV and manifest. The onset and offset frames of every event are the
+untouched neutral frames; only the frames strictly between them differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from edge import __version__
+from edge.errors import InputError
+from edge.events.annotations import Annotation
+from edge.synth import flowwarp
+from edge.synth.clipsource import (ClipTrack, Stretch, check_inside, neutral_stretches, read_episodes, read_frames,
+                                   read_clip_ranges, track_clip)
+from edge.synth.encode import open_writer
+from edge.synth.render import CODECS, merge_annotations
+from edge.synth.episode import Episode, EpisodePlan, measure_episode, plan_event
+
+log = logging.getLogger(__name__)
+
+ANNOTATIONS_NAME = "annotations.csv"
+
+
+@dataclass(frozen=True)
+class RealSpec:
+    """Everything that determines one real-texture video."""
+
+    out_dir: str
+    clip: str  # the real clip (e.g. footage/clips/single_face.mp4)
+    annotations: str  # its annotation CSV (the annotators' STEM.csv; a `note` column is allowed)
+    ranges: str = ""  # STEM.ranges.csv; "" = next to the annotations as <clip stem>.ranges.csv, if it exists
+    seed: int = 1
+    micro: int = 6
+    micro_ms: tuple[float, float] = (40.0, 500.0)
+    intensity: tuple[float, float] = (0.5, 1.0)
+    episodes: tuple[int, ...] = ()  # indices into the clip's rows (onset order); () = every row
+    duration_s: float = 20.0
+    lead_in_s: float = 1.0
+    gap_s: float = 1.0  # neutral frames between one event's offset and the next onset, at least
+    min_neutral_s: float = 1.0  # the neutral stretch must be at least this long
+    name: str = ""
+    codec: str = "mp4v"
+    encoder: str = "auto"
+    bitrate_kbps: int = 0
+    # filled from the clip (the output keeps the clip's own rate and size)
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+
+    @property
+    def stem(self) -> str:
+        return self.name or f"realtex-{Path(self.clip).stem}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class RealResult:
+    video: Path
+    annotations: Path
+    manifest: Path
+    frames: int
+    rows: list[Annotation] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def ranges_path(spec: RealSpec) -> Path | None:
+    if spec.ranges:
+        return Path(spec.ranges)
+    p = Path(spec.annotations).with_name(Path(spec.clip).stem + ".ranges.csv")
+    return p if p.is_file() else None
+
+
+def validate(spec: RealSpec) -> None:
+    lo, hi = spec.micro_ms
+    if not 40.0 <= lo <= hi <= 500.0:
+        raise InputError(f"micro expressions last 40..500 ms, got {lo:g},{hi:g}")
+    if not 0.0 < spec.intensity[0] <= spec.intensity[1] <= 1.5:
+        raise InputError(f"intensity must be within 0 < LOW <= HIGH <= 1.5, got {spec.intensity[0]:g},{spec.intensity[1]:g}")
+    if spec.micro < 1 or spec.duration_s <= 0 or spec.gap_s < 0 or spec.lead_in_s < 0:
+        raise InputError("need at least one micro expression, a positive duration and non-negative gaps")
+    if "/" in spec.stem or spec.stem.startswith("."):
+        raise InputError(f"bad name {spec.stem!r}")
+
+
+def pingpong(stretch: Stretch, n: int) -> list[int]:
+    """Source frame for each output frame: the stretch forward, then backward, and so on (no cut, ever)."""
+    if stretch.length == 1:
+        return [stretch.start] * n
+    period = 2 * (stretch.length - 1)
+    out = []
+    for t in range(n):
+        k = t % period
+        out.append(stretch.start + (k if k < stretch.length else period - k))
+    return out
+
+
+def place(rng: np.random.Generator, lengths: list[int], n: int, lead: int, gap: int, tail: int) -> list[int]:
+    """Seeded onsets for events of these lengths (frames onset..offset inclusive): in order, `gap` apart at least."""
+    free = n - lead - tail - sum(lengths) - gap * (len(lengths) - 1)
+    if free < 0:
+        return []
+    slack = rng.dirichlet(np.ones(len(lengths) + 1)) * free
+    onsets, t = [], lead
+    for i, length in enumerate(lengths):
+        t += int(slack[i]) + (gap if i else 0)
+        onsets.append(t)
+        t += length
+    return onsets
+
+
+def durations(rng: np.random.Generator, k: int, lo_ms: float, hi_ms: float) -> list[float]:
+    """k durations spread over the range (one per equal slice, shuffled), so short and long micros both occur."""
+    edges = np.linspace(lo_ms, hi_ms, k + 1)
+    out = [float(rng.uniform(edges[i], edges[i + 1])) for i in range(k)]
+    rng.shuffle(out)
+    return out
+
+
+def generate_real(spec: RealSpec) -> RealResult:
+    """Write OUT_DIR/<stem>.mp4, its rows in OUT_DIR/annotations.csv and OUT_DIR/<stem>.manifest.json."""
+
+    validate(spec)
+    clip, csv_path = Path(spec.clip), Path(spec.annotations)
+    if not clip.is_file():
+        raise InputError(f"{clip}: clip not found (fetch the real clips with `microexpr footage fetch`)")
+    rows = read_episodes(csv_path, clip.name)
+    if not rows:
+        raise InputError(f"{csv_path}: no annotated episode for video {clip.name}")
+    rp = ranges_path(spec)
+    ranges = read_clip_ranges(rp, clip.name) if rp else []
+    track = track_clip(clip)
+    check_inside(csv_path, rows, ranges, track.n_frames)
+    if rp:
+        check_inside(rp, [], ranges, track.n_frames)
+    chosen = list(spec.episodes) or list(range(len(rows)))
+    bad = [i for i in chosen if not 0 <= i < len(rows)]
+    if bad:
+        raise InputError(f"--episodes: {clip.name} has episodes 0..{len(rows) - 1} (onset order), got {bad[0]}")
+    fps = track.fps
+    margin = max(1, round(0.067 * fps))
+    stretches = neutral_stretches(track, rows, ranges, margin)
+    need = max(2, math.ceil(spec.min_neutral_s * fps))
+    if not stretches or stretches[0].length < need:
+        got = f"{stretches[0].length / fps:.2f}s (frames {stretches[0].start}..{stretches[0].end})" if stretches else "none"
+        raise InputError(f"{clip}: no neutral stretch of {spec.min_neutral_s:g}s (face, no episode, no talking/hidden/turned/"
+                         f"no_face range, {margin} frames clear); longest {got}")
+    stretch = stretches[0]
+    for i in chosen:
+        a = rows[i]
+        if any(track.landmarks[k] is None for k in range(a.onset, a.offset + 1)):
+            raise InputError(f"{csv_path}: {clip.name} episode {i} ({a.onset}..{a.offset}) has frames without a face")
+    width, height = track.width // 2 * 2, track.height // 2 * 2
+    spec = replace(spec, fps=fps, width=width, height=height)
+
+    rng = np.random.default_rng(spec.seed)
+    n = round(spec.duration_s * fps)
+    picks = [chosen[int(k)] for k in rng.permutation(spec.micro) % len(chosen)]
+    durs = durations(rng, spec.micro, *spec.micro_ms)
+    lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durs]
+    onsets = place(rng, lengths, n, round(spec.lead_in_s * fps), round(spec.gap_s * fps), margin)
+    if not onsets:
+        need_s = (round(spec.lead_in_s * fps) + margin + sum(lengths) + round(spec.gap_s * fps) * (spec.micro - 1)) / fps
+        raise InputError(f"{spec.micro} micro expressions with {spec.gap_s:g}s gaps need at least {need_s:.1f}s, got {spec.duration_s:g}s (--duration)")
+    intensities = [float(rng.uniform(*spec.intensity)) for _ in range(spec.micro)]
+    source = pingpong(stretch, n)
+
+    wanted = set(source) | {k for i in set(picks) for k in range(rows[i].onset, rows[i].offset + 1)}
+    frames = read_frames(clip, wanted)
+    measured: dict[int, Episode] = {i: measure_episode(rows[i], frames, track.landmarks) for i in set(picks)}
+    plans = [plan_event(measured[p], p, onset, length, a) for p, onset, length, a in zip(picks, onsets, lengths, intensities)]
+
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if spec.codec not in CODECS:
+        raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
+    video = out / (spec.stem + CODECS[spec.codec])
+    tmp = video.with_name(video.stem + ".partial" + video.suffix)
+    writer = open_writer(tmp, spec)
+    try:
+        active = {o: p for p, o in zip(plans, onsets)}
+        current: EpisodePlan | None = None
+        for t in range(n):
+            current = active.get(t, current)
+            frame = frames[source[t]][:height, :width]
+            if current is not None and current.onset < t < current.offset:
+                ep = measured[current.episode]
+                f, box = ep.flow.carry(current.field(t, ep), track.landmarks[source[t]], frame.shape[:2])
+                frame = flowwarp.apply(frame, f, box, 1.0)
+            writer.write(frame)
+    except BaseException:
+        try:
+            writer.close()
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise
+    writer.close()
+    tmp.replace(video)
+
+    gt = [Annotation(video.name, p.onset, p.apex, p.offset, "micro", rows[p.episode].emotion, rows[p.episode].aus) for p in plans]
+    out_csv = out / ANNOTATIONS_NAME
+    merge_annotations(out_csv, video.name, gt)
+    events = [p.describe(measured[p.episode], rows[p.episode], fps) for p in plans]
+    manifest = out / (spec.stem + ".manifest.json")
+    body = {
+        "generator": f"microexpr {__version__} edge.synth.realtex",
+        "mode": "real-texture",
+        "video": video.name,
+        "annotations": ANNOTATIONS_NAME,
+        "spec": asdict(replace(spec, out_dir="")),
+        "source": {"clip": clip.name, "sha256": _sha256(clip), "frames": track.n_frames, "fps": fps,
+                   "annotations": csv_path.name, "ranges": rp.name if rp else None},
+        "encoder": writer.describe,
+        "fps": fps,
+        "frames": n,
+        "neutral": {"start": stretch.start, "end": stretch.end, "playback": "ping-pong", "margin_frames": margin},
+        "source_frames": source,
+        "expressions": events,
+    }
+    manifest.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    log.info("wrote %s: %d frames, %d real-texture micro expressions from %s", video, n, len(gt), clip.name)
+    return RealResult(video, out_csv, manifest, n, gt, events)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
