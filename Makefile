@@ -44,11 +44,16 @@ demo: setup
 	$(BIN)/microexpr demo $(DEMO_ARGS)
 
 test: setup $(STAMP_TFLITE)
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/boot
 	$(MAKE) --no-print-directory test-tflite
 
 test-tflite: $(STAMP_TFLITE)
 	MICROEXPR_TFLITE_RUNTIME=tflite $(VENV_TFLITE)/bin/pytest -p no:cacheprovider -m "not reference" tests/vision tests/sources
+
+# The image booted under systemd (systemd-nspawn) and the arm64 replay through qemu-user-static.
+# Root only; Debian roots and wheels are cached in ~/.cache/microexpr-test/ (README: Testing the image).
+test-boot: setup
+	$(BIN)/pytest -p no:cacheprovider tests/boot
 
 bench: setup
 	$(BIN)/microexpr bench --synth --json

@@ -4,17 +4,15 @@
 set -euo pipefail
 list=${1:-scripts/system-deps.txt}
 mapfile -t pkgs < <(grep -vE '^\s*(#|$)' "$list")
-# A name an installed package provides counts as installed (NodeSource's nodejs provides npm and
-# conflicts with Debian's npm package).
-provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | awk -F'|' '$1 ~ /^ii/ && $2 != "" {print $2}' \
-  | tr ',' '\n' | sed -E 's/\(.*\)//; s/:any//; s/^ +| +$//g' | sort -u)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
-  grep -qxF "$p" <<<"$provided" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -eq 0 ]; then
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -23,7 +21,10 @@ if [ "$(id -u)" -eq 0 ]; then
   for svc in mosquitto postgresql; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
   done
-else
-  echo "missing Debian packages; run: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+fi
+# The arm64 tests run aarch64 binaries through qemu-user-static: the kernel hands them over
+# through binfmt_misc, which a machine without systemd as PID 1 may not have mounted.
+if [ "$(id -u)" -eq 0 ] && command -v update-binfmts >/dev/null; then
+  [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 || update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 fi

@@ -37,11 +37,11 @@ def test_scripts_parse():
         assert s.stat().st_mode & 0o111, f"{s} is not executable"
 
 
-def test_image_venv_sees_apt_picamera2_and_picks_the_runtime_per_release():
-    chroot = (FW / "pi-gen/stage-microexpr/00-install/02-run-chroot.sh").read_text()
-    assert "venv --system-site-packages /opt/microexpr/venv" in chroot
-    assert "python3-picamera2" in (FW / "pi-gen/stage-microexpr/00-install/00-packages").read_text().split()
-    build = (FW / "build-image.sh").read_text()
-    assert 'bookworm) EXTRAS="pi,tflite"' in build and 'trixie)   EXTRAS="pi,litert"' in build
-    extras = (ROOT / "pyproject.toml").read_text()
-    assert "litert = [" in extras and "tflite = [" in extras and "pi = [" in extras
+def test_stage_takes_picamera2_from_apt():
+    """Debian has no picamera2, so the boot test cannot install it: the stage must ask apt for it.
+
+    The venv's --system-site-packages (which picamera2 needs) is proven by the boot test,
+    whose service imports apt's lgpio stand-in from the system site-packages.
+    """
+    packages = (FW / "pi-gen/stage-microexpr/00-install/00-packages").read_text().split()
+    assert {"python3-picamera2", "python3-lgpio"} <= set(packages)

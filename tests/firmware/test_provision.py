@@ -1,12 +1,12 @@
 """firmware/provision.sh in a throwaway debootstrapped Debian root, never on this machine.
 
-The root (bookworm minbase + passwd + systemd, from the mirror apt is configured
-with) is built once and cached as a tarball under ~/.cache/microexpr-test/.
+The root is the one the boot test uses (tests/boot/rootfs.py: bookworm minbase with
+passwd, systemd and the image stage's Debian packages), built once and cached as a
+tarball under ~/.cache/microexpr-test/.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
@@ -16,51 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from boot.rootfs import build_rootfs, unpack
 from edge.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = "bookworm"
-PACKAGES = "passwd,systemd"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "microexpr-test"
-TARBALL = CACHE / f"{SUITE}-minbase-{PACKAGES.replace(',', '-')}.tar"
 
 pytestmark = pytest.mark.slow
-
-
-def debian_mirror() -> str:
-    """The Debian mirror apt on this machine uses (deb822 .sources or one-line sources.list)."""
-    candidates = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
-    for p in candidates:
-        if not p.is_file() or p.name.endswith(".disabled-by-farm"):
-            continue
-        text = p.read_text(errors="replace")
-        m = re.search(r"^URIs:\s*(\S+/debian)/?\s*$", text, re.M) or re.search(
-            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+/debian)/?\s+" + SUITE, text, re.M)
-        if m:
-            return m.group(1)
-    raise AssertionError("no Debian mirror configured in /etc/apt/sources.list{,.d}")
-
-
-def build_rootfs() -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if TARBALL.exists():
-        return TARBALL
-    work = CACHE / "build"
-    shutil.rmtree(work, ignore_errors=True)
-    mirror = debian_mirror()
-    r = subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(work), mirror],
-        capture_output=True, text=True, timeout=1200,
-    )
-    if r.returncode != 0:
-        log = work / "debootstrap" / "debootstrap.log"
-        detail = log.read_text()[-3000:] if log.exists() else ""
-        raise AssertionError(f"debootstrap from {mirror} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}\n{detail}")
-    tmp = TARBALL.with_suffix(".partial")
-    subprocess.run(["tar", "-C", str(work), "--numeric-owner", "-cf", str(tmp), "."], check=True)
-    tmp.rename(TARBALL)
-    shutil.rmtree(work, ignore_errors=True)
-    return TARBALL
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +31,7 @@ def rootfs_tar() -> Path:
 
 def make_root(tar: Path, root: Path) -> Path:
     """A fresh root with the image's microexpr files in place (what build-image.sh installs)."""
-    root.mkdir()
-    subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-xf", str(tar)], check=True)
+    unpack(tar, root)
     for sub in ("firmware", "systemd"):
         shutil.copytree(ROOT / sub, root / "opt" / "microexpr" / sub)
     (root / "boot" / "firmware").mkdir(parents=True)

