@@ -84,15 +84,16 @@ def _f(v: float | None, width: int) -> str:
 def table(d: dict) -> str:
     """One line per clip and the total."""
     p = d["protocol"]
-    lines = [f"match at IoU >= {p['iou_match']} (hits@0.5 at {p['iou_strict']}); episodes with onset in the first "
-             f"{p['dont_care_s']:g} s are don't care", "",
-             f"{'clip':<26}{'min':>5}{'ep':>4}{'dc':>3}{'pred':>5}{'hit':>4}{'@.5':>4}{'miss':>5}{'FA':>4}"
+    lines = [f"hit at IoU >= {p['iou_match']} (@.5: at {p['iou_strict']}); episodes with onset in the first "
+             f"{p['dont_care_s']:g} s are don't care (dc), predictions overlapping them ignored (ign); "
+             "fm: false micro events per minute, per talking minute (tmin)", "",
+             f"{'clip':<26}{'min':>5}{'ep':>4}{'dc':>3}{'pred':>5}{'hit':>4}{'@.5':>4}{'miss':>5}{'FA':>4}{'ign':>4}"
              f"{'recall':>7}{'r@.5':>6}{'prec':>6}{'emo':>6}{'fm/min':>7}{'talk min':>9}{'fm/tmin':>8}"]
     for c in [*d["clips"], d["total"]]:
         emo = f"{c['emotion_correct']}/{c['emotion_n']}" if c["emotion_n"] else "-"
         lines.append(
             f"{c['video'][:25]:<26}{c['seconds'] / 60:>5.1f}{c['episodes']:>4}{c['dont_care']:>3}{c['predictions']:>5}"
-            f"{c['hits']:>4}{c['hits_iou50']:>4}{c['misses']:>5}{c['false_alarms']:>4}{_f(c['recall'], 7)}"
+            f"{c['hits']:>4}{c['hits_iou50']:>4}{c['misses']:>5}{c['false_alarms']:>4}{c['ignored']:>4}{_f(c['recall'], 7)}"
             f"{_f(c['recall_iou50'], 6)}{_f(c['precision'], 6)}{emo:>6}{_f(c['false_micro_per_min'], 7)}"
             f"{c['talking_s'] / 60:>9.1f}{_f(c['false_micro_per_talking_min'], 8)}")
     return "\n".join(lines)

@@ -254,6 +254,6 @@ def score_clips(truths: list[ClipTruth], preds: list[Annotation]) -> list[ClipSc
     scores = []
     for t in truths:
         s = score_clip(t, [p for p in preds if p.video == t.video])
-        log.info("%s: %d episodes, %d hits, %d false alarms", t.video, s.episodes, s.hits, s.false_alarms)
+        log.debug("%s: %d episodes, %d hits, %d false alarms", t.video, s.episodes, s.hits, s.false_alarms)
         scores.append(s)
     return scores

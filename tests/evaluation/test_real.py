@@ -175,3 +175,11 @@ def test_a_clip_annotated_in_parts(tmp_path, real_footage):
     (d / "cap13_edit2.csv").unlink()
     with pytest.raises(InputError, match=r"cap13_edit2\.b\.csv: cap13_edit2.mp4 frames 700-765: offset 765 is beyond the video's last frame 764"):
         load_truth(real_footage, "cap13_edit2", d)
+
+
+def test_score_without_any_annotation(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = score_cmd("--annotations", str(tmp_path / "empty"), "--predictions", "/nonexistent.csv")
+    assert r.returncode == 2 and "no clip has annotations (STEM.csv) yet" in r.stderr
+    r = score_cmd("franck", "--annotations", str(tmp_path / "empty"), "--predictions", "/nonexistent.csv")
+    assert r.returncode == 2 and "franck.csv: no annotations for clip franck" in r.stderr
