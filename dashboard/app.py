@@ -33,10 +33,12 @@ from dashboard import reports
 from dashboard.auth import (
     COOKIE,
     Authenticator,
+    Proxies,
     RequireLogin,
-    client_ip,
     login_page,
+    peer_of,
     safe_next,
+    session_cookie,
 )
 from dashboard.commands import CommandError
 from dashboard.local import ClipStore
@@ -64,6 +66,7 @@ class Deployment:
     auth: Authenticator
     local: bool
     clips: ClipStore | None = None
+    proxies: Proxies = field(default_factory=Proxies)
     stats: Any = None  # () -> dict, the ingester's counters (central deployment)
     on_start: list[Any] = field(default_factory=list)
     on_stop: list[Any] = field(default_factory=list)
@@ -97,30 +100,30 @@ async def login_get(request: Request) -> Response:
 
 
 async def login_post(request: Request) -> Response:
-    d, ip = dep(request), client_ip(request.scope)
+    d, peer = dep(request), peer_of(request.scope)
+    ip = peer.ip
     form = await request.form()
     nxt = safe_next(str(form.get("next") or "/"))
-    wait = d.auth.failures.retry_after(ip)
+    _, wait = d.auth.limiter.reserve(ip)  # reserved before scrypt: a concurrent burst cannot pass the limit
     if wait:
         log.warning("login refused for %s: too many failed attempts", ip)
         return HTMLResponse(login_page(f"Too many failed attempts. Try again in {wait} s.", nxt), status_code=429,
                             headers={"retry-after": str(wait)})
     ok = await run_in_threadpool(d.auth.check_password, str(form.get("password") or ""))
-    if not ok:
-        d.auth.failures.fail(ip)
+    if not ok:  # the reservation stays, as this failure
         log.warning("failed login from %s", ip)
         return HTMLResponse(login_page("Wrong password.", nxt), status_code=401)
-    d.auth.failures.clear(ip)
+    d.auth.limiter.succeeded(ip)
     log.info("login from %s", ip)
     resp = RedirectResponse(nxt, status_code=303)
     resp.set_cookie(COOKIE, d.auth.issue(), max_age=d.auth.ttl_s, httponly=True, samesite="strict",
-                    secure=request.url.scheme == "https", path="/")
+                    secure=peer.scheme == "https", path="/")
     return resp
 
 
 async def logout(request: Request) -> Response:
     dep(request).auth.revoke(request.cookies.get(COOKIE))
-    log.info("logout from %s", client_ip(request.scope))
+    log.info("logout from %s", peer_of(request.scope).ip)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/")
     return resp
@@ -200,7 +203,7 @@ async def _command(request: Request, name: str) -> Response:
             reply = await run_in_threadpool(d.control.stop, device)
     except CommandError as e:
         return JSONResponse({"error": str(e)}, status_code=504 if "no reply" in str(e) else 502)
-    log.info("%s %s on %s by %s", name, interview, device, client_ip(request.scope))
+    log.info("%s %s on %s by %s", name, interview, device, peer_of(request.scope).ip)
     return JSONResponse({"ok": True, "reply": reply})
 
 
@@ -236,8 +239,13 @@ async def api_clip_frame(request: Request) -> Response:
 
 
 async def stream(request: Request) -> Response:
-    """Server-sent events: ``fleet`` when any device changes, ``event`` per new event."""
-    store = dep(request).store
+    """Server-sent events: ``fleet`` when any device changes, ``event`` per new event.
+
+    The session is checked again on every poll, so a stream ends (``logout``)
+    when its session is signed out or expires, not only when it connects.
+    """
+    store, auth = dep(request).store, dep(request).auth
+    token = session_cookie(request.scope)
 
     async def gen() -> AsyncIterator[str]:
         cursor, seed = await run_in_threadpool(store.recent_events, None)
@@ -246,6 +254,9 @@ async def stream(request: Request) -> Response:
         quiet = 0.0
         yield "retry: 2000\n\n"
         while True:
+            if not auth.valid(token):
+                yield "event: logout\ndata: {}\n\n"
+                return
             devices = dumps(await run_in_threadpool(fleet, store))
             if devices != last_fleet:
                 last_fleet = devices
@@ -312,7 +323,7 @@ def create_app(d: Deployment) -> Any:
 
     app = Starlette(routes=routes(), lifespan=lifespan)
     app.state.deployment = d
-    guarded = RequireLogin(app, d.auth)
+    guarded = RequireLogin(app, d.auth, d.proxies)
     guarded.routes = app.routes  # type: ignore[attr-defined]  # for the route-coverage test
     guarded.state = app.state  # type: ignore[attr-defined]
     return guarded

@@ -1,152 +1,83 @@
-"""Login, signed session cookies, failed-login rate limit and the access log.
+"""The login guard (every scope, every route), the client behind a trusted proxy, and the login page.
 
-Every route needs a valid session except the login page and its stylesheet.
-The password comes from $MICROEXPR_DASHBOARD_PASSWORD, dashboard.password(_file)
-or an scrypt hash in dashboard.password_hash. The cookie-signing key is derived
-from that secret, so instances sharing a configuration accept each other's
-cookies and changing the password signs everyone out.
+Every request and websocket needs a valid session except the login page and its
+stylesheet; any other kind of ASGI scope never reaches the app. Behind a TLS
+reverse proxy listed in ``dashboard.trusted_proxies`` the client's address and
+scheme come from X-Forwarded-For / X-Forwarded-Proto; from anyone else those
+headers are ignored. Cookies and passwords: dashboard/sessions.py, dashboard/passwords.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
+import ipaddress
 import logging
-import secrets
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import quote
 
-from edge.config import DashboardConfig
+from dashboard.passwords import check_hash_format, hash_password, verify_password
+from dashboard.sessions import Authenticator, LoginLimiter
 from edge.errors import ConfigError
+
+__all__ = ["Authenticator", "LoginLimiter", "Peer", "Proxies", "RequireLogin", "check_hash_format", "client_ip",
+           "hash_password", "login_page", "peer_of", "safe_next", "session_cookie", "verify_password"]
 
 log = logging.getLogger("dashboard.access")
 
 COOKIE = "microexpr_session"
 PUBLIC_PATHS = frozenset({"/login", "/static/login.css", "/favicon.ico"})
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+PEER_KEY = "microexpr.peer"
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
 
-def _b64(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+@dataclass(frozen=True)
+class Peer:
+    """Who is asking, as far as can be believed: the client's address and http/https."""
+
+    ip: str
+    scheme: str
 
 
-def _unb64(s: str) -> bytes:
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+class Proxies:
+    """The reverse proxies whose forwarding headers are believed (``dashboard.trusted_proxies``)."""
 
+    def __init__(self, spec: str = "") -> None:
+        self.nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for item in filter(None, (x.strip() for x in spec.split(","))):
+            try:
+                self.nets.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError(f"dashboard.trusted_proxies: {item!r} is not an IP address or network") from None
 
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """``scrypt$N$r$p$salt$key`` for dashboard.password_hash."""
-    salt = salt or secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    _, n, r, p, salt, key = stored.split("$")
-    got = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-                         maxmem=256 * 1024 * 1024, dklen=len(_unb64(key)))
-    return hmac.compare_digest(got, _unb64(key))
-
-
-def check_hash_format(stored: str) -> None:
-    parts = stored.split("$")
-    try:
-        ok = len(parts) == 6 and parts[0] == "scrypt" and all(int(x) > 0 for x in parts[1:4])
-        ok = ok and len(_unb64(parts[4])) >= 8 and len(_unb64(parts[5])) >= 16
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError("dashboard.password_hash: not an scrypt hash from `microexpr dashboard --hash-password`")
-
-
-@dataclass
-class FailedLogins:
-    """Per-address failures in a sliding window; too many locks that address out for a while."""
-
-    limit: int = 5
-    window_s: float = 300.0
-    _seen: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
-
-    def _prune(self, ip: str, now: float) -> deque[float]:
-        q = self._seen[ip]
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
-
-    def retry_after(self, ip: str) -> int:
-        """Seconds until this address may try again; 0 if it may now."""
-        now = time.monotonic()
-        q = self._prune(ip, now)
-        if len(q) < self.limit:
-            return 0
-        return max(1, int(q[0] + self.window_s - now) + 1)
-
-    def fail(self, ip: str) -> None:
-        self._seen[ip].append(time.monotonic())
-
-    def clear(self, ip: str) -> None:
-        self._seen.pop(ip, None)
-
-
-class Authenticator:
-    """Checks passwords and issues/verifies session cookies."""
-
-    def __init__(self, cfg: DashboardConfig, session_hours: float = 12.0) -> None:
-        if cfg.password_hash:
-            check_hash_format(cfg.password_hash)
-            self._stored = cfg.password_hash
-            secret = cfg.password_hash
-        elif cfg.password:
-            self._stored = hash_password(cfg.password)
-            secret = cfg.password
-        else:
-            raise ConfigError(
-                "dashboard: no password configured; set MICROEXPR_DASHBOARD_PASSWORD, "
-                "dashboard.password_file or dashboard.password_hash"
-            )
-        self._key = hashlib.scrypt(secret.encode(), salt=b"microexpr-dashboard-cookie", n=SCRYPT_N,
-                                   r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-        self.ttl_s = int(session_hours * 3600)
-        self.failures = FailedLogins()
-        self._revoked: dict[str, int] = {}  # signed-out token bodies -> their expiry
-
-    def check_password(self, password: str) -> bool:
-        return verify_password(password, self._stored)
-
-    def issue(self) -> str:
-        body = f"{int(time.time()) + self.ttl_s}.{secrets.token_urlsafe(12)}"
-        return f"{body}.{self._sign(body)}"
-
-    def valid(self, token: str | None) -> bool:
-        if not token or token.count(".") != 2:
+    def trusted(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
             return False
-        body, _, sig = token.rpartition(".")
-        if not hmac.compare_digest(sig, self._sign(body)):
-            return False
-        expires = body.split(".")[0]
-        return expires.isdigit() and int(expires) > time.time() and body not in self._revoked
+        return any(addr in net for net in self.nets)
 
-    def revoke(self, token: str | None) -> None:
-        """Sign out: this instance refuses the token from now on, even if a client keeps it."""
-        if not token or not self.valid(token):
-            return
-        now = time.time()
-        self._revoked = {b: e for b, e in self._revoked.items() if e > now}
-        body = token.rpartition(".")[0]
-        self._revoked[body] = int(body.split(".")[0])
+    def peer(self, scope: Scope) -> Peer:
+        direct = client_ip(scope)
+        scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+        if not self.nets or not self.trusted(direct):
+            return Peer(direct, scheme)
+        ip = direct
+        for hop in reversed([h.strip() for h in _header(scope, b"x-forwarded-for").split(",") if h.strip()]):
+            ip = hop
+            if not self.trusted(hop):
+                break  # the first address from the right that no trusted proxy added: the client
+        proto = _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower()
+        return Peer(ip, proto if proto in ("http", "https") else scheme)
 
-    def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+def peer_of(scope: Scope) -> Peer:
+    """The peer the guard worked out for this request."""
+    return scope.get(PEER_KEY) or Peer(client_ip(scope), scope.get("scheme", "http"))
 
 
 def client_ip(scope: Scope) -> str:
@@ -177,15 +108,25 @@ def _header(scope: Scope, key: bytes) -> str:
 class RequireLogin:
     """ASGI middleware: refuse what is not logged in, reject cross-site writes, log access."""
 
-    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, auth: Authenticator, proxies: Proxies | None = None) -> None:
         self.app = app
         self.auth = auth
+        self.proxies = proxies or Proxies()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.app(scope, receive, send)
             return
-        path, method, ip = scope["path"], scope["method"], client_ip(scope)
+        if kind not in ("http", "websocket"):
+            log.warning("refused an ASGI %s scope: only http and websocket are served", kind)
+            return
+        peer = self.proxies.peer(scope)
+        scope[PEER_KEY] = peer
+        if kind == "websocket":
+            await self._websocket(scope, receive, send, peer)
+            return
+        path, method = scope["path"], scope["method"]
         authed = self.auth.valid(session_cookie(scope))
         status = {"code": 0}
 
@@ -202,7 +143,18 @@ class RequireLogin:
             else:
                 await self.app(scope, receive, logged_send)
         finally:
-            log.info("%s %s %s %s user=%s", ip, method, path, status["code"] or "-", "operator" if authed else "-")
+            log.info("%s %s %s %s user=%s", peer.ip, method, path, status["code"] or "-", "operator" if authed else "-")
+
+    async def _websocket(self, scope: Scope, receive: Any, send: Any, peer: Peer) -> None:
+        """A websocket needs the session and a same-site page, like a write (the cookie rides along cross-site)."""
+        authed = self.auth.valid(session_cookie(scope))
+        if authed and self._same_origin(scope):
+            log.info("%s WEBSOCKET %s user=operator", peer.ip, scope["path"])
+            await self.app(scope, receive, send)
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008, "reason": "login required"})
+        log.info("%s WEBSOCKET %s refused user=%s", peer.ip, scope["path"], "operator" if authed else "-")
 
     async def _refuse(self, scope: Scope, send: Any) -> None:
         path = scope["path"]

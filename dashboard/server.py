@@ -7,7 +7,9 @@ import socket
 from typing import Any
 
 from dashboard.app import Deployment, create_app
-from dashboard.auth import Authenticator
+from dashboard.auth import Proxies
+from dashboard.passwords import Password
+from dashboard.sessions import Authenticator, FileKeeper, load_session_key
 from dashboard.local import ClipStore, LocalStore
 from dashboard.store import open_store
 from edge.config import Config, parse_listen
@@ -31,20 +33,23 @@ class MqttControl:
 
 def build(cfg: Config, local: bool) -> Deployment:
     """Check the configuration and open the store; raises InputError subclasses on bad input."""
-    auth = Authenticator(cfg.dashboard)
+    Password(cfg.dashboard)  # no password: refuse before opening anything
+    proxies = Proxies(cfg.dashboard.trusted_proxies)
     if local:
+        auth = Authenticator(cfg.dashboard, load_session_key(cfg.dashboard, FileKeeper(cfg.data_dir)))
         store = LocalStore(cfg)
-        return Deployment(store=store, control=store, auth=auth, local=True,
+        return Deployment(store=store, control=store, auth=auth, local=True, proxies=proxies,
                           clips=ClipStore(cfg.data_dir / "clips"), on_stop=[store.close])
     if not cfg.mqtt.url:
         raise ConfigError("mqtt.url: the central dashboard needs a broker; set MICROEXPR_MQTT_URL (or use --local)")
     from dashboard.ingest import Ingester
 
     store = open_store(cfg.dashboard.database, cfg.data_dir)
+    auth = Authenticator(cfg.dashboard, load_session_key(cfg.dashboard, store))
     _, port = parse_listen(cfg.dashboard.listen)
     client_id = f"microexpr-dashboard-{socket.gethostname().split('.')[0]}-{port}"
     ingester = Ingester(cfg, store, client_id)
-    return Deployment(store=store, control=MqttControl(ingester), auth=auth, local=False,
+    return Deployment(store=store, control=MqttControl(ingester), auth=auth, local=False, proxies=proxies,
                       stats=ingester.stats, on_start=[ingester.start], on_stop=[ingester.stop, store.close])
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from dashboard.erasure import ERASURE_SCHEMA, Erasure, ErasureMixin
 from dashboard.records import DeviceRow, EventQuery, dumps, normalise_utc
 from edge.errors import InputError
 
@@ -41,6 +42,15 @@ class Store(Protocol):
     def sessions(self, limit: int = 200) -> list[dict[str, Any]]: ...
     def session_events(self, session: str, limit: int = 10_000) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
+
+
+class CentralStore(Store, Protocol):
+    """The central store also erases, keeps retention and a shared secret (dashboard/erasure.py)."""
+
+    def erase_session(self, session: str, requested_by: str, device: str = "") -> Erasure: ...
+    def erase_device(self, device: str, requested_by: str) -> Erasure: ...
+    def apply_retention(self, max_age_days: float, max_events: int) -> list[Erasure]: ...
+    def erasures(self, limit: int = 200) -> list[Erasure]: ...
 
 
 EVENT_COLUMNS = (
@@ -96,7 +106,7 @@ def event_row(e: dict[str, Any], received_utc: str) -> tuple[Any, ...]:
     )
 
 
-class SqlStore:
+class SqlStore(ErasureMixin):
     """The store on a DB-API connection; subclasses supply the dialect."""
 
     placeholder = "?"
@@ -114,7 +124,7 @@ class SqlStore:
 
     def _create(self) -> None:
         with self._lock:
-            script = SCHEMA.format(identity=self.identity)
+            script = (SCHEMA + ERASURE_SCHEMA).format(identity=self.identity)
             self._executescript(script)
 
     def _executescript(self, script: str) -> None:

@@ -43,6 +43,11 @@ function liveStream(handlers) {
   const set = (text, cls) => { if (status) { status.textContent = text; status.className = "live " + cls; } };
   es.onopen = () => set("Live", "on");
   es.onerror = () => set("Reconnecting…", "off");
+  // The server ends the stream when the session is signed out or expires: back to the login page.
+  es.addEventListener("logout", () => {
+    es.close();
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  });
   for (const [name, fn] of Object.entries(handlers)) {
     es.addEventListener(name, (msg) => fn(JSON.parse(msg.data)));
   }

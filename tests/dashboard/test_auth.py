@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import warnings
 
 import pytest
@@ -117,12 +118,15 @@ def test_access_log_names_ip_route_and_user(app, caplog):
 def test_password_hash_round_trip_and_config():
     h = hash_password("s3cret")
     assert h.startswith("scrypt$") and verify_password("s3cret", h) and not verify_password("s3cret!", h)
-    auth = Authenticator(DashboardConfig(password_hash=h))
+    key = secrets.token_bytes(32)
+    auth = Authenticator(DashboardConfig(password_hash=h), key)
     assert auth.check_password("s3cret") and not auth.check_password("nope")
     assert auth.valid(auth.issue()) and not auth.valid("1.2.3") and not auth.valid(None)
-    # Two instances with the same configuration accept each other's cookies.
-    assert Authenticator(DashboardConfig(password_hash=h)).valid(auth.issue())
+    # Instances sharing the key (and the password) accept each other's cookies; another key or password does not.
+    assert Authenticator(DashboardConfig(password_hash=h), key).valid(auth.issue())
+    assert not Authenticator(DashboardConfig(password_hash=h), secrets.token_bytes(32)).valid(auth.issue())
+    assert not Authenticator(DashboardConfig(password_hash=hash_password("other")), key).valid(auth.issue())
     with pytest.raises(ConfigError, match="password_hash"):
-        Authenticator(DashboardConfig(password_hash="md5$abc"))
+        Authenticator(DashboardConfig(password_hash="md5$abc"), key)
     with pytest.raises(ConfigError, match="no password configured"):
-        Authenticator(DashboardConfig())
+        Authenticator(DashboardConfig(), key)
