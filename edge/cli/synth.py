@@ -66,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--identity", default="astronaut", choices=list(IDENTITIES))
     p.add_argument("--micro", type=int, default=None, help="micro expressions (default 12; 6 with --from-clip)")
     p.add_argument("--macro", type=int, default=4, help="macro expressions (default 4)")
-    p.add_argument("--emotions", default=",".join(EMOTIONS), help="comma-separated emotions to cycle through")
+    p.add_argument("--emotions", default=None,
+                   help="comma-separated emotions to cycle through (default all seven; with --from-clip: only episodes "
+                   "annotated with one of them, default any)")
     p.add_argument("--parallax", action="store_true",
                    help="render head yaw and pitch with depth parallax (a 3-D head; default: a planar face)")
     p.add_argument("--no-distractors", action="store_true", help="no blinks, head motion, talking, flicker, noise or JPEG")
@@ -110,10 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_real(args)
     if args.clip_annotations:
         raise InputError("--clip-annotations needs --from-clip CLIP")
-    emotions = tuple(e.strip() for e in args.emotions.split(",") if e.strip())
-    bad = [e for e in emotions if e not in EMOTIONS]
-    if bad or not emotions:
-        raise InputError(f"--emotions: unknown emotion {bad[0] if bad else '(none)'!r}; choose from {', '.join(EMOTIONS)}")
+    emotions = _emotions(args.emotions) or EMOTIONS
     micro_ms = args.micro_ms or (100.0, 480.0)
     if micro_ms[1] > 500 or micro_ms[0] < 1:
         raise InputError(f"--micro-ms: micro expressions last 40..500 ms, got {micro_ms[0]:g},{micro_ms[1]:g}")
@@ -143,6 +142,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emotions(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    emotions = tuple(e.strip() for e in text.split(",") if e.strip())
+    bad = [e for e in emotions if e not in EMOTIONS]
+    if bad or not emotions:
+        raise InputError(f"--emotions: unknown emotion {bad[0] if bad else '(none)'!r}; choose from {', '.join(EMOTIONS)}")
+    return emotions
+
+
 def _run_real(args: argparse.Namespace) -> int:
     """Real-texture micro expressions (edge.synth.realtex)."""
     from edge.synth.realtex import RealSpec, generate_real
@@ -152,7 +161,7 @@ def _run_real(args: argparse.Namespace) -> int:
     spec = RealSpec(
         out_dir=args.out_dir, clip=args.from_clip, annotations=args.clip_annotations, ranges=args.ranges, seed=args.seed,
         micro=args.micro if args.micro is not None else 6, micro_ms=args.micro_ms or (40.0, 500.0),
-        intensity=args.micro_intensity or (0.5, 1.0), episodes=args.episodes,
+        intensity=args.micro_intensity or (0.5, 1.0), episodes=args.episodes, emotions=_emotions(args.emotions),
         duration_s=args.duration if args.duration is not None else 20.0, gap_s=args.gap, min_neutral_s=args.min_neutral,
         name=args.name, codec=args.codec or "mp4v", encoder=args.encoder, bitrate_kbps=args.bitrate,
     )

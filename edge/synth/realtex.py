@@ -52,6 +52,7 @@ class RealSpec:
     micro_ms: tuple[float, float] = (40.0, 500.0)
     intensity: tuple[float, float] = (0.5, 1.0)
     episodes: tuple[int, ...] = ()  # indices into the clip's rows (onset order); () = every row
+    emotions: tuple[str, ...] = ()  # keep only episodes annotated with one of these; () = any (also none)
     duration_s: float = 20.0
     lead_in_s: float = 1.0
     gap_s: float = 1.0  # neutral frames between one event's offset and the next onset, at least
@@ -153,6 +154,10 @@ def generate_real(spec: RealSpec) -> RealResult:
     bad = [i for i in chosen if not 0 <= i < len(rows)]
     if bad:
         raise InputError(f"--episodes: {clip.name} has episodes 0..{len(rows) - 1} (onset order), got {bad[0]}")
+    if spec.emotions:
+        chosen = [i for i in chosen if rows[i].emotion in spec.emotions]
+        if not chosen:
+            raise InputError(f"{csv_path}: no chosen episode of {clip.name} is annotated {' or '.join(spec.emotions)}")
     fps = track.fps
     margin = max(1, round(0.067 * fps))
     stretches = neutral_stretches(track, rows, ranges, margin)

@@ -222,7 +222,10 @@ def test_bad_input_is_one_line_and_exit_2(clip, annotations, episode, tmp_path, 
 
     code, err = _cli(capsys, out, "--from-clip", str(clip), "--clip-annotations", str(annotations), "--micro-ms", "20,300", *common)
     assert code == 2 and "40..500 ms" in err
-    assert not list((tmp_path / "out").glob("*.mp4")) if (tmp_path / "out").exists() else True
+
+    code, err = _cli(capsys, out, "--from-clip", str(clip), "--clip-annotations", str(annotations), "--emotions", "anger", *common)
+    assert code == 2 and len(err.splitlines()) == 1 and "annotated anger" in err
+    assert not list(tmp_path.glob("out/*.mp4"))  # nothing half-written
 
 
 def test_too_many_events_for_the_duration(clip, annotations, tmp_path):
