@@ -158,6 +158,9 @@ def _run_real(args: argparse.Namespace) -> int:
 
     if not args.clip_annotations:
         raise InputError("--from-clip needs --clip-annotations CSV (the clip's annotated episodes)")
+    if args.realistic:
+        raise InputError("--realistic is for generated footage: a real clip already has its camera's light, noise and "
+                         "compression (--codec h264 re-encodes it as H.264)")
     spec = RealSpec(
         out_dir=args.out_dir, clip=args.from_clip, annotations=args.clip_annotations, ranges=args.ranges, seed=args.seed,
         micro=args.micro if args.micro is not None else 6, micro_ms=args.micro_ms or (40.0, 500.0),

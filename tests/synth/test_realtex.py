@@ -186,6 +186,17 @@ def test_the_warp_reproduces_the_real_apex(clip, episode):
     assert residual < 0.6 * expression, (residual, expression)
 
 
+def test_same_seed_same_footage(clip, annotations, tmp_path):
+    spec = {"micro": 1, "duration_s": 3.0, "seed": 9}
+    a = generate_real(_spec(clip, annotations, tmp_path / "a", **spec))
+    b = generate_real(_spec(clip, annotations, tmp_path / "b", **spec))
+    c = generate_real(_spec(clip, annotations, tmp_path / "c", **(spec | {"seed": 10})))
+    assert a.annotations.read_text() == b.annotations.read_text()
+    assert a.manifest.read_text() == b.manifest.read_text()
+    assert [np.array_equal(x, y) for x, y in zip(_decode(a.video), _decode(b.video))] == [True] * a.frames
+    assert a.rows != c.rows or a.events != c.events
+
+
 def test_pingpong_never_cuts():
     order = pingpong(Stretch(10, 13), 12)
     assert order == [10, 11, 12, 13, 12, 11, 10, 11, 12, 13, 12, 11]
