@@ -41,6 +41,7 @@ from dashboard.auth import (
     session_cookie,
 )
 from dashboard.commands import CommandError
+from dashboard.erase_routes import api_erase, api_erasures
 from dashboard.local import ClipStore
 from dashboard.records import EventQuery, QueryError, device_view, dumps
 from dashboard.store import Store
@@ -301,6 +302,8 @@ def routes() -> list[Any]:
         Route("/api/sessions/{session}/events", api_session_events),
         Route("/api/sessions/{session}/report.{fmt:str}", report),
         Route("/api/stats", api_stats),
+        Route("/api/erase", api_erase, methods=["POST"]),
+        Route("/api/erasures", api_erasures),
         Route("/api/clips/{event_id}", api_clip),
         Route("/api/clips/{event_id}/{frame}", api_clip_frame),
         Route("/api/stream", stream),

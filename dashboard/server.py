@@ -9,6 +9,7 @@ from typing import Any
 from dashboard.app import Deployment, create_app
 from dashboard.auth import Proxies
 from dashboard.passwords import Password
+from dashboard.retention import RetentionLoop, RetentionPolicy
 from dashboard.sessions import Authenticator, FileKeeper, load_session_key
 from dashboard.local import ClipStore, LocalStore
 from dashboard.store import open_store
@@ -49,8 +50,10 @@ def build(cfg: Config, local: bool) -> Deployment:
     _, port = parse_listen(cfg.dashboard.listen)
     client_id = f"microexpr-dashboard-{socket.gethostname().split('.')[0]}-{port}"
     ingester = Ingester(cfg, store, client_id)
+    retention = RetentionLoop(store, RetentionPolicy.from_config(cfg.dashboard))
     return Deployment(store=store, control=MqttControl(ingester), auth=auth, local=False, proxies=proxies,
-                      stats=ingester.stats, on_start=[ingester.start], on_stop=[ingester.stop, store.close])
+                      stats=ingester.stats, on_start=[ingester.start, retention.start],
+                      on_stop=[retention.stop, ingester.stop, store.close])
 
 
 def serve(cfg: Config, local: bool) -> None:
