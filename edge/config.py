@@ -37,9 +37,9 @@ class DeviceConfig:
     site: str = _f("", "Site label shown in the fleet view.")
     room: str = _f("", "Room label shown in the fleet view.")
     data_dir: str = _f("", "Where the outbox, clips and state live. Default: $STATE_DIRECTORY or ~/.local/share/microexpr.")
-    analysis: str = _f("session", "When `microexpr run` analyses frames: 'session' (only while an interview session runs; "
-                                  "outside one no frame is analysed or stored and the recording LED is off) or "
-                                  "'always' (every frame, session or not).")
+    analysis: str = _f("session", "When `microexpr run` analyses a camera's frames: 'session' (only while an interview "
+                                  "session runs; outside one no frame is analysed or stored and the recording LED is "
+                                  "off) or 'always'. A replayed video file is always analysed whole.")
 
 
 @dataclass(frozen=True)

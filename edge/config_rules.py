@@ -136,7 +136,7 @@ RULES: dict[str, Rule] = {
     "mqtt.max_inflight": Between(1, 65_535),  # MQTT 5's Receive Maximum
     "mqtt.reconnect_min_s": Between(0, 3600, above=True),
     "mqtt.reconnect_max_s": Between(0, 3600, above=True),
-    "mqtt.health_interval_s": Between(0.5, 3600),
+    "mqtt.health_interval_s": Between(0.1, 3600),  # the unit loop's own floor
     "mqtt.homeassistant": Flag(),
     "mqtt.discovery_prefix": Text(128, nonempty=True),
     "clips.enabled": Flag(),

@@ -100,7 +100,7 @@ BAD_VALUES = [
     ("outbox", "max_age_days", -1.0, "more than 0 and at most 3650"),
     ("outbox", "max_age_days", 0.0, "more than 0 and at most 3650"),
     ("outbox", "max_mb", float("inf"), "more than 0 and at most 1000000"),
-    ("mqtt", "health_interval_s", 0.0, "between 0.5 and 3600"),
+    ("mqtt", "health_interval_s", 0.0, "between 0.1 and 3600"),
     ("mqtt", "keepalive_s", 70000, "between 1 and 65535"),
     ("mqtt", "session_expiry_s", 2**33, "between 1 and 4294967295"),
     ("mqtt", "max_inflight", 100000, "between 1 and 65535"),

@@ -25,14 +25,17 @@ class GpioError(InputError):
 
 
 class Fault(enum.Enum):
+    CAMERA_FAILED = "camera_failed"
     CAMERA_LOST = "camera_lost"
     BROKER_UNREACHABLE = "broker_unreachable"
     NO_FACE = "no_face"
 
 
 # Fault LED (on_time, off_time) in seconds, most urgent first: only the most
-# urgent active fault is shown, so a pattern always means one thing.
+# urgent active fault is shown, so a pattern always means one thing. An off_time
+# of 0 is a steady light: a fault retrying cannot clear (a camera setting refused).
 FAULT_PATTERNS: dict[Fault, tuple[float, float]] = {
+    Fault.CAMERA_FAILED: (1.0, 0.0),  # steady: needs a person (`journalctl -u microexpr`, then fix the config)
     Fault.CAMERA_LOST: (0.1, 0.1),  # fast flicker
     Fault.BROKER_UNREACHABLE: (1.0, 1.0),  # slow even blink
     Fault.NO_FACE: (0.1, 1.9),  # short flash every 2 s
@@ -106,7 +109,10 @@ class Controls:
             self.fault_led.off()
         else:
             on, off = FAULT_PATTERNS[shown]
-            self.fault_led.blink(on_time=on, off_time=off, background=True)
+            if off <= 0:
+                self.fault_led.on()
+            else:
+                self.fault_led.blink(on_time=on, off_time=off, background=True)
 
     def close(self) -> None:
         for dev in (self.recording_led, self.fault_led, self.button):

@@ -7,6 +7,14 @@ waits for processing; nor does the loop wait on the disk: every outbox call
 (commits, session polls, health counts) goes through the writer thread
 (`edge.events.writer`). SIGTERM (`request_stop`) finishes the current event,
 flushes clips and the publisher, tells systemd STOPPING=1 and returns 0.
+
+With `device.analysis = "session"` (the default) a live camera's frames are
+analysed only while an interview session runs: outside one each frame is dropped
+unread, so nothing is analysed or stored and the recording LED stays dark. A
+replayed file (`source.kind = "video"`) is analysed whole: an operator chose it.
+A camera setting the camera refuses is not retried: the unit stays up, shows the
+steady fault light and says why (log, STATUS=, health `camera: off`), and raises
+the error once stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from edge.device.notify import SystemdNotifier
 from edge.events.record import Event
 from edge.events.writer import OutboxWriter
 from edge.publish.health import HealthSnapshot, build_health
-from edge.sources.capture import LOST, RETRYING, Capture
+from edge.sources.capture import FAILED, LOST, RETRYING, Capture
 from edge.sources.frame import Frame
 
 log = logging.getLogger(__name__)
@@ -110,6 +118,8 @@ class Unit:
         self._session_poll: Future[dict[str, Any] | None] | None = None
         self._stats_poll: Future[Any] | None = None
         self._stats: Any = None
+        self.gated = cfg.device.analysis == "session" and capture.live  # analyse only during a session
+        self._failure = ""  # why a live camera was given up on (a setting it refuses)
 
     def attach_controls(self, controls: Controls) -> None:
         self.controls = controls
@@ -155,7 +165,10 @@ class Unit:
                 self._toggle_session()
             frame = self.capture.get(FRAME_WAIT_S)
             if frame is not None:
-                self._process(frame)
+                if self._session or not self.gated:
+                    self._process(frame)
+            elif self.capture.ended and self.capture.live and self.capture.error is not None and not self.exit_at_end:
+                self._camera_failed(str(self.capture.error))
             elif self.capture.ended and (self.exit_at_end or self.capture.error is not None):
                 log.info("frame source ended%s", f": {self.capture.error}" if self.capture.error else "")
                 break
@@ -227,7 +240,11 @@ class Unit:
         sid = cur["id"] if cur else ""
         if sid != self._session:
             self._emit(self.spotter.flush())  # an event in progress belongs to the old session
+            if self.gated and sid and hasattr(self.spotter, "reset"):
+                self.spotter.reset()  # a new interview: a new face, a new neutral baseline
             self._session = sid
+            if self.gated:
+                log.info("session %s: frames are %s", sid or "ended", "analysed" if sid else "no longer analysed")
 
     def _toggle_session(self) -> None:
         self._emit(self.spotter.flush())
@@ -253,7 +270,10 @@ class Unit:
     def faults(self, now: float | None = None) -> set[Fault]:
         now = time.monotonic() if now is None else now
         faults: set[Fault] = set()
-        if self.capture.stats().camera in (LOST, RETRYING):
+        camera = self.capture.stats().camera
+        if camera == FAILED:
+            faults.add(Fault.CAMERA_FAILED)
+        elif camera in (LOST, RETRYING):
             faults.add(Fault.CAMERA_LOST)
         if self.publisher is not None and not self.publisher.connected:
             faults.add(Fault.BROKER_UNREACHABLE)
@@ -281,7 +301,7 @@ class Unit:
             self._rate_mark = (now, st.frames_in, snap.frames_processed)
         snap.frames_in = st.frames_in
         snap.frames_dropped = st.frames_dropped
-        snap.camera = "off" if st.camera == "ended" else st.camera
+        snap.camera = "off" if st.camera in ("ended", FAILED) else st.camera
         if self._stats_poll is not None and self._stats_poll.done():
             try:
                 self._stats = self._stats_poll.result()
@@ -308,11 +328,23 @@ class Unit:
                 self.publisher.publish_health(payload)
             except Exception as e:  # health is best effort; events are in the outbox
                 log.warning("publishing health failed: %s", e)
+        if self._failure:
+            self.notifier.status(f"camera failed, not retried: {self._failure}")
+            return
+        idle = " idle (no session)" if self.gated and not self._session else ""
         self.notifier.status(
-            f"{payload['camera']} in={payload['frames_in']} done={payload['frames_processed']} "
+            f"{payload['camera']}{idle} in={payload['frames_in']} done={payload['frames_processed']} "
             f"dropped={payload['frames_dropped']} fps={payload['fps_processed']:.1f} "
             f"outbox={payload['outbox']['depth']} session={self._session or '-'}"
         )
+
+    def _camera_failed(self, why: str) -> None:
+        """A live camera given up on: say so once, then idle (watchdog fed, health sent) until stopped."""
+        if not self._failure:
+            self._failure = why
+            log.error("camera: %s (not retried: fix the setting, then restart the service)", why)
+            self._write_health()
+        self._stop.wait(FRAME_WAIT_S)  # the capture has ended: get() no longer waits
 
     # ---- shutdown -------------------------------------------------------------------
 

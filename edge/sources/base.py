@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 
+from edge.errors import SourceError
 from edge.sources.frame import Frame
 
 
@@ -30,3 +31,7 @@ class FrameSource(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PermanentSourceError(SourceError):
+    """A source that retrying cannot open (a missing package); a setting the camera refuses is a ConfigError."""

@@ -3,7 +3,9 @@
 When processing falls behind, the oldest queued frame is dropped and counted (the
 freshest frames matter for live latency; the spotter works from timestamps, so a
 gap is visible to it). A live camera that fails or disappears is reopened with
-exponential backoff and reported; the thread never gives up on it.
+exponential backoff and reported; the thread gives up on it only for an error
+retrying cannot fix (a setting the camera refuses, a missing package): then the
+camera is `failed` and `error` says why.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import ConfigError
-from edge.sources.base import FrameSource
+from edge.sources.base import FrameSource, PermanentSourceError
 from edge.sources.frame import Frame
 
 log = logging.getLogger(__name__)
 
 # Camera states as the health payload reports them.
-OK, LOST, RETRYING, REPLAY, ENDED = "ok", "lost", "retrying", "replay", "ended"
+OK, LOST, RETRYING, REPLAY, ENDED, FAILED = "ok", "lost", "retrying", "replay", "ended", "failed"
 POLL_PERIODS = 2  # `wait = poll`: spin for at most this many frame periods, then block
 
 
@@ -104,6 +106,11 @@ class Capture:
             self._thread.join(timeout)
 
     @property
+    def live(self) -> bool:
+        """A camera (retried when lost), not a replayed file."""
+        return self._live
+
+    @property
     def ended(self) -> bool:
         """True once a replay has ended and every queued frame was taken."""
         with self._cond:
@@ -175,7 +182,7 @@ class Capture:
             try:
                 source = self._open()
             except Exception as e:
-                if not self._live or isinstance(e, ConfigError):  # retrying cannot fix a bad setting
+                if not self._live or isinstance(e, (ConfigError, PermanentSourceError)):  # retrying cannot fix it
                     self._finish(e)
                     return
                 self._set_state(RETRYING, str(e))
@@ -236,5 +243,8 @@ class Capture:
                 self._last_error = str(error)
                 log.error("source ended: %s", error)
             self._ended = True
-            self._state = ENDED if not self._live else self._state
+            if not self._live:
+                self._state = ENDED
+            elif error is not None:
+                self._state = FAILED
             self._cond.notify_all()

@@ -1,7 +1,11 @@
 """Frames from a Raspberry Pi camera through picamera2 (libcamera), at high frame rate.
 
 picamera2 and libcamera come from Raspberry Pi OS's apt, not PyPI, so the module
-is imported lazily and its absence is one clear SourceError. Each frame and its
+is imported lazily and its absence is one clear, permanent error. The configuration
+is aligned (`align_configuration`) and read back after `configure()`, so the frame
+size recorded is the one the camera delivers; a configuration the camera refuses is
+a ConfigError naming the setting (retrying cannot fix it), while a busy or lost
+camera is a SourceError the capture thread retries. Each frame and its
 SensorTimestamp come from one captured request, so the image and its time always
 match; the request is released straight after the copy so libcamera never runs
 out of buffers.
@@ -19,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from edge.config import SourceConfig
-from edge.errors import ConfigError, SourceError
-from edge.sources.base import FrameSource
+from edge.errors import ConfigError, InputError, SourceError
+from edge.sources.base import FrameSource, PermanentSourceError
+from edge.sources.flicker import flicker_period_us, flicker_safe
 from edge.sources.frame import Frame
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 # [R, G, B] per pixel, which is what the models eat, so no conversion is needed.
 RGB_FORMAT = "BGR888"
 BUFFERS = 6
+AE_FLICKER_MANUAL = 1  # libcamera's AeFlickerModeEnum.FlickerManual
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,8 @@ def choose_sensor_mode(modes: Sequence[dict[str, Any]], fps: float, width: int, 
     fast = [m for m in parsed if m.fps + 0.5 >= fps]
     if not fast:
         best = max(parsed, key=lambda m: m.fps)
-        raise SourceError(
-            f"picamera2: no sensor mode reaches {fps:g} fps "
+        raise ConfigError(
+            f"source.fps: no sensor mode reaches {fps:g} fps "
             f"(fastest: {best.size[0]}x{best.size[1]} at {best.fps:.1f} fps); lower source.fps"
         )
     covering = [m for m in fast if m.size[0] >= width and m.size[1] >= height]
@@ -65,7 +71,7 @@ def _import_picamera2() -> Any:
     try:
         return importlib.import_module("picamera2")
     except ImportError as e:
-        raise SourceError(
+        raise PermanentSourceError(
             f"picamera2: not importable ({e}); on Raspberry Pi OS install python3-picamera2 "
             "and create the venv with --system-site-packages"
         ) from None
@@ -83,6 +89,7 @@ class PiCameraSource(FrameSource):
         analogue_gain: float = 4.0,
         stream: str = "lores",
         camera_num: int = 0,
+        mains_hz: int = 50,
     ) -> None:
         if stream not in ("lores", "main"):
             raise ConfigError(f"source.stream: must be 'lores' or 'main', got {stream!r}")
@@ -108,33 +115,24 @@ class PiCameraSource(FrameSource):
         try:
             self.mode = choose_sensor_mode(self._cam.sensor_modes, fps, width, height)
             self.frame_duration_us = int(round(1e6 / fps))
-            self.controls = self._controls(exposure_us, analogue_gain)
-            main_size = (min(width, self.mode.size[0]) & ~1, min(height, self.mode.size[1]) & ~1)
-            lores_size = ((main_size[0] // 2) & ~1, (main_size[1] // 2) & ~1)
-            config = self._cam.create_video_configuration(
-                main={"size": main_size, "format": RGB_FORMAT if stream == "main" else "YUV420"},
-                lores={"size": lores_size, "format": RGB_FORMAT},
-                sensor={"output_size": self.mode.size, "bit_depth": self.mode.bit_depth},
-                controls=self.controls,
-                buffer_count=BUFFERS,
-            )
-            self._cam.configure(config)
+            self.controls = self._controls(exposure_us, analogue_gain, mains_hz)
+            self.frame_size = self._configure(width, height)
             self._cam.start()
-        except SourceError:
+        except InputError:
             self._cam.close()
             raise
         except Exception as e:
             self._cam.close()
-            raise SourceError(f"picamera2: cannot configure camera {camera_num} ({e})") from None
+            raise SourceError(f"picamera2: cannot start camera {camera_num} ({e})") from None
         self.nominal_fps = 1e6 / self.frame_duration_us
-        self.frame_size = lores_size if stream == "lores" else main_size
         self._timeout_s = max(1.0, 20 * self.frame_duration_us / 1e6)
         self._closed = False
         log.info(
             "picamera2: sensor mode %dx%d@%.1f, %s stream %dx%d, frame duration %d us, %s",
             self.mode.size[0], self.mode.size[1], self.mode.fps, stream, *self.frame_size,
             self.frame_duration_us,
-            f"exposure {exposure_us} us gain {analogue_gain:g}" if exposure_us else "auto exposure",
+            f"exposure {self.controls['ExposureTime']} us gain {self.controls['AnalogueGain']:.2f}"
+            if "ExposureTime" in self.controls else "auto exposure",
         )
 
     @classmethod
@@ -147,20 +145,55 @@ class PiCameraSource(FrameSource):
             analogue_gain=cfg.analogue_gain,
             stream=cfg.stream,
             camera_num=cfg.camera_index,
+            mains_hz=cfg.mains_hz,
         )
 
-    def _controls(self, exposure_us: int, gain: float) -> dict[str, Any]:
+    def _configure(self, width: int, height: int) -> tuple[int, int]:
+        """Aligned, configured and read back: the size of the stream handed on, as the camera applied it."""
+        main_size = (min(width, self.mode.size[0]) & ~1, min(height, self.mode.size[1]) & ~1)
+        lores_size = ((main_size[0] // 2) & ~1, (main_size[1] // 2) & ~1)
+        config = self._cam.create_video_configuration(
+            main={"size": main_size, "format": RGB_FORMAT if self.stream == "main" else "YUV420"},
+            lores={"size": lores_size, "format": RGB_FORMAT} if self.stream == "lores" else None,
+            sensor={"output_size": self.mode.size, "bit_depth": self.mode.bit_depth},
+            controls=self.controls,
+            buffer_count=BUFFERS,
+        )
+        self._cam.align_configuration(config)  # widths the ISP writes without padding
+        asked = dict(config[self.stream])
+        try:
+            self._cam.configure(config)
+        except Exception as e:  # picamera2 raises RuntimeError for a configuration libcamera refuses
+            raise ConfigError(_refused(self.stream, asked, e)) from None
+        applied = self._cam.camera_configuration()[self.stream]
+        if applied["format"] != RGB_FORMAT:
+            raise ConfigError(f"source.stream: the camera delivers the {self.stream} stream as {applied['format']}, "
+                              f"not {RGB_FORMAT}")
+        size = (int(applied["size"][0]), int(applied["size"][1]))
+        if size != tuple(asked["size"]):
+            log.info("picamera2: %s stream adjusted by libcamera to %dx%d (asked %dx%d)", self.stream, *size,
+                     *asked["size"])
+        return size
+
+    def _controls(self, exposure_us: int, gain: float, mains_hz: int) -> dict[str, Any]:
         controls: dict[str, Any] = {"FrameDurationLimits": (self.frame_duration_us, self.frame_duration_us)}
+        available = dict(getattr(self._cam, "camera_controls", {}) or {})
         if exposure_us > 0:
             # Exposure cannot exceed the frame duration; fixed values stop the AGC from
             # breathing, which would look like a facial intensity change to the spotter.
-            controls.update(
-                {
-                    "AeEnable": False,
-                    "ExposureTime": min(int(exposure_us), self.frame_duration_us),
-                    "AnalogueGain": float(gain),
-                }
-            )
+            lo, hi = (available.get("AnalogueGain") or (1.0, 64.0, None))[:2]
+            exp = flicker_safe(min(int(exposure_us), self.frame_duration_us), float(gain), 1e6 / self.frame_duration_us,
+                               mains_hz, (float(lo), float(hi)))
+            if exp.note:
+                (log.warning if exp.beats else log.info)("picamera2: %s", exp.note)
+            controls.update({"AeEnable": False, "ExposureTime": exp.exposure_us, "AnalogueGain": exp.gain})
+        elif mains_hz:
+            if "AeFlickerMode" in available and "AeFlickerPeriod" in available:
+                controls.update({"AeFlickerMode": AE_FLICKER_MANUAL,
+                                 "AeFlickerPeriod": int(round(flicker_period_us(mains_hz)))})
+            else:
+                log.warning("picamera2: this libcamera has no AeFlickerMode control, so auto exposure may flicker "
+                            "under %d Hz light; set source.exposure_us for a fixed exposure", mains_hz)
         return controls
 
     def frames(self) -> Iterator[Frame]:
@@ -196,3 +229,14 @@ class PiCameraSource(FrameSource):
             self._cam.stop()
         finally:
             self._cam.close()
+
+
+def _refused(stream: str, asked: dict[str, Any], error: Exception) -> str:
+    """One line naming the setting behind a configuration the camera refused, and what to change."""
+    why = str(error).split(": {", 1)[0][:160]  # picamera2 appends the whole configuration dict
+    w, h = asked["size"]
+    if stream == "lores" and "YUV" in why:
+        return (f"source.stream: the camera refuses a {w}x{h} {asked['format']} lores stream ({why}); "
+                "a Pi 4 gives lores only as YUV: set source.stream = 'main'")
+    return (f"source.width, source.height, source.stream: the camera refuses a {w}x{h} {asked['format']} "
+            f"{stream} stream ({why})")

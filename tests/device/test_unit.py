@@ -132,9 +132,10 @@ def notify(tmp_path):
 
 
 def make_unit(tmp_path, notify_path, pipeline, spotter, camera_factory, watchdog_usec=600_000, clips=False,
-              outbox_cls=Outbox):
+              outbox_cls=Outbox, analysis="always"):
     cfg = load_config(overrides={"device.data_dir": str(tmp_path / "data"), "device.id": "room-7",
-                                 "mqtt.health_interval_s": 0.2, "source.kind": "picamera2"}, environ={})
+                                 "mqtt.health_interval_s": 0.2, "source.kind": "picamera2",
+                                 "device.analysis": analysis}, environ={})
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     outbox = outbox_cls(cfg.data_dir / "outbox.sqlite3", device="room-7")
     capture = Capture(camera_factory, queue_frames=8, live=True, backoff_s=(0.05, 0.2))
@@ -284,21 +285,76 @@ def test_button_toggles_session_and_leds_follow_the_unit(tmp_path, notify):
     factory.reset()
 
 
-def test_a_bad_setting_is_not_retried_forever_but_reported_after_a_clean_stop(tmp_path, notify):
+def test_a_setting_the_camera_refuses_is_shown_not_retried_and_reported_after_a_clean_stop(tmp_path, notify):
     path, got = notify
     opened = []
+    factory = MockFactory()
 
     def camera():
         opened.append(1)
-        raise ConfigError("source.stream: must be 'lores' or 'main', got 'raw'")
+        raise ConfigError("source.stream: the camera refuses a 768x432 BGR888 lores stream (lores stream must be YUV)")
 
     unit, outbox = make_unit(tmp_path, path, StallablePipeline(), EveryNSpotter(), camera)
-    with pytest.raises(ConfigError, match="source.stream"):
-        unit.run()
-    assert opened == [1]
+    controls = Controls(load_config(overrides={"gpio.enabled": True}, environ={}).gpio, factory, lambda: None)
+    unit.attach_controls(controls)
+    fault_led = factory.pin(27)
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            unit.run()
+        except ConfigError as e:
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    # The unit stays up (its watchdog fed, its health published) and shows the fault: the LED lit steadily.
+    assert wait_for(lambda: controls.shown_fault is Fault.CAMERA_FAILED, 5.0)
+    time.sleep(0.5)
+    assert fault_led.state is True and len(fault_led.states) <= 3  # on, not blinking
+    assert opened == [1] and t.is_alive()  # never retried
+    assert wait_for(lambda: (unit.last_health or {}).get("camera") == "off", 3.0)
+    status = [line for _, line in list(got) if line.startswith("STATUS=")]
+    assert any("lores stream must be YUV" in line for line in status)
+    unit.request_stop()
+    t.join(5)
+    assert "source.stream" in str(box.get("error"))  # then one line and exit 2 from the command line
     assert wait_for(lambda: lines(got, "STOPPING=1"), 10.0)  # read by another thread; generous on a loaded CI
     assert json.loads(unit.health_path.read_text())["frames_in"] == 0
+    controls.close()
     outbox.close()
+    factory.reset()
+
+
+def test_outside_a_session_no_frame_is_analysed_and_the_recording_led_is_off(tmp_path, notify):
+    path, got = notify
+    factory = MockFactory()
+    pipe = StallablePipeline()
+    unit, outbox = make_unit(tmp_path, path, pipe, EveryNSpotter(n=30), lambda: Camera(), clips=True,
+                             analysis="session")
+    controls = Controls(load_config(overrides={"gpio.enabled": True}, environ={}).gpio, factory, lambda: None)
+    unit.attach_controls(controls)
+    rec_led = factory.pin(17)
+    t, box = start(unit)
+    assert wait_for(lambda: unit.capture.stats().frames_in > 120, 5.0)
+    assert pipe.calls == 0 and unit.snapshot.frames_processed == 0
+    assert rec_led.state is False and not controls.analysing
+    assert outbox.events() == [] and not list((tmp_path / "data" / "clips").glob("*/clip.json"))
+    outbox.start_session("interview-9")  # the dashboard or an MQTT command
+    assert wait_for(lambda: rec_led.state is True and unit.snapshot.frames_processed > 60, 5.0)
+    assert wait_for(lambda: len(outbox.events()) >= 1, 5.0)
+    outbox.stop_session()
+    assert wait_for(lambda: rec_led.state is False, 2.0 + FRESH)
+    done = pipe.calls
+    time.sleep(0.5)
+    assert pipe.calls == done  # nothing analysed once the session ended
+    assert {e["session"] for e in outbox.events()} == {"interview-9"}
+    unit.request_stop()
+    t.join(5)
+    assert box["rc"] == 0
+    controls.close()
+    outbox.close()
+    factory.reset()
 
 
 class SlowDisk(Outbox):
