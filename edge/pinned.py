@@ -132,7 +132,8 @@ def extract(archive: Path, member: str, dest: Path, sha256: str, error: type[Inp
     digest = sha256_of(Path(tmp.name))
     if digest != sha256:
         os.unlink(tmp.name)
-        raise error(f"{archive.name}: member {member} has sha256 {digest[:12]}..., the manifest pins {sha256[:12]}...; refusing it")
+        raise error(f"{archive.name}: member {member} has sha256 {digest[:12]}..., "
+                    f"the manifest pins {sha256[:12]}...; refusing it")
     os.chmod(tmp.name, 0o644)  # readable like any checked-out file, not the temp file's 0600
     os.replace(tmp.name, dest)
     return dest

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         pkg = manifest.packages[spec.package]
         st = state(manifest, name)
         if st != "ok":
-            bad.append(f"{manifest.path(name)} {'missing from the fetched set' if st == 'MISSING' else 'altered (sha256 differs)'}")
+            why = "missing from the fetched set" if st == "MISSING" else "altered (sha256 differs)"
+            bad.append(f"{manifest.path(name)} {why}")
         print(f"{st:8} {name:22} {spec.frames:5d} fr {spec.fps:6.2f} fps {spec.size:8} {pkg.pin:22} {spec.sha256[:16]}")
     if bad and args.action != "list":
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""

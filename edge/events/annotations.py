@@ -110,8 +110,10 @@ def _read_text(p: Path, what: str) -> str:
         raise AnnotationError(f"{p}: cannot read {what} ({e})") from None
 
 
-def _data_rows(p: Path, text: str, headers: tuple[tuple[str, ...], ...], what: str) -> Iterator[tuple[tuple[str, ...], list[str], str]]:
-    """(header, fields, 'file:line') for each non-blank data row, after checking the header (headers[0] or a longer one)."""
+def _data_rows(
+    p: Path, text: str, headers: tuple[tuple[str, ...], ...], what: str
+) -> Iterator[tuple[tuple[str, ...], list[str], str]]:
+    """(header, fields, 'file:line') for each non-blank data row, once the header is one of `headers`."""
     reader = csv.reader(io.StringIO(text))
     header: tuple[str, ...] | None = None
     for fields in reader:
@@ -136,8 +138,8 @@ def read_annotations(path: str | os.PathLike[str]) -> list[Annotation]:
     Raises AnnotationError on the first bad line.
     """
     p = Path(path)
-    text = _read_text(p, "annotation file")
-    return [parse_row(fields, where, header) for header, fields, where in _data_rows(p, text, (HEADER, NOTE_HEADER), "annotation file")]
+    rows = _data_rows(p, _read_text(p, "annotation file"), (HEADER, NOTE_HEADER), "annotation file")
+    return [parse_row(fields, where, header) for header, fields, where in rows]
 
 
 def parse_range(fields: list[str], where: str) -> Range:
@@ -159,8 +161,8 @@ def parse_range(fields: list[str], where: str) -> Range:
 def read_ranges(path: str | os.PathLike[str]) -> list[Range]:
     """Every row of a ranges CSV (video,kind,start,end,note), in file order; strict like read_annotations."""
     p = Path(path)
-    text = _read_text(p, "ranges file")
-    return [parse_range(fields, where) for _, fields, where in _data_rows(p, text, (RANGES_HEADER,), "ranges file")]
+    rows = _data_rows(p, _read_text(p, "ranges file"), (RANGES_HEADER,), "ranges file")
+    return [parse_range(fields, where) for _, fields, where in rows]
 
 
 def write_annotations(path: str | os.PathLike[str], rows: list[Annotation]) -> None:
