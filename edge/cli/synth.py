@@ -81,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bitrate", type=int, default=0, help="h264 kbit/s (default 0.1 bit per pixel)")
     p.add_argument("--encoder", default="auto", choices=["auto", "ffmpeg", "opencv"],
                    help="auto: the ffmpeg binary at high quality if installed, else OpenCV's writer")
-    p.add_argument("--micro-ms", type=_range, default=None, help="micro duration range LOW,HIGH in ms (default 100,480; 40,500 with --from-clip)")
+    p.add_argument("--micro-ms", type=_range, default=None,
+                   help="micro duration range LOW,HIGH in ms (default 100,480; 40,500 with --from-clip)")
     p.add_argument("--macro-ms", type=_range, default=(600.0, 3500.0), help="macro duration range LOW,HIGH in ms")
     p.add_argument("--micro-intensity", type=_range, default=None,
                    help="micro apex intensity range (default 0.35,0.85 of the AUs; 0.5,1 of the real episode with --from-clip)")
@@ -103,6 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clip.add_argument("--ranges", metavar="CSV", default="", help="its ranges file (default: STEM.ranges.csv beside the CSV)")
     clip.add_argument("--episodes", type=_indices, default=(), help="which annotated episodes (0-based, onset order; default all)")
     clip.add_argument("--gap", type=float, default=1.0, help="seconds of neutral between events at least (default 1)")
+    clip.add_argument("--lead-in", type=float, default=3.0, help="seconds of neutral before the first event (default 3)")
     clip.add_argument("--min-neutral", type=float, default=1.0, help="shortest usable neutral stretch, seconds (default 1)")
     p.set_defaults(func=run)
 
@@ -165,7 +167,8 @@ def _run_real(args: argparse.Namespace) -> int:
         out_dir=args.out_dir, clip=args.from_clip, annotations=args.clip_annotations, ranges=args.ranges, seed=args.seed,
         micro=args.micro if args.micro is not None else 6, micro_ms=args.micro_ms or (40.0, 500.0),
         intensity=args.micro_intensity or (0.5, 1.0), episodes=args.episodes, emotions=_emotions(args.emotions),
-        duration_s=args.duration if args.duration is not None else 20.0, gap_s=args.gap, min_neutral_s=args.min_neutral,
+        duration_s=args.duration if args.duration is not None else 20.0, gap_s=args.gap, lead_in_s=args.lead_in,
+        min_neutral_s=args.min_neutral,
         name=args.name, codec=args.codec or "mp4v", encoder=args.encoder, bitrate_kbps=args.bitrate,
     )
     result = generate_real(spec)

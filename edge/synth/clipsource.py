@@ -63,7 +63,8 @@ def check_inside(path: Path, episodes: list[Annotation], ranges: list[Range], n_
     """Every episode and range must lie inside the clip's frames."""
     for a in episodes:
         if a.offset >= n_frames:
-            raise InputError(f"{path}: {a.video} episode {a.onset}..{a.offset} lies outside the clip ({n_frames} frames, 0..{n_frames - 1})")
+            raise InputError(f"{path}: {a.video} episode {a.onset}..{a.offset} lies outside the clip "
+                             f"({n_frames} frames, 0..{n_frames - 1})")
     for r in ranges:
         if r.end >= n_frames:
             raise InputError(f"{path}: {r.kind} range {r.start}..{r.end} lies outside the clip ({n_frames} frames)")

@@ -61,7 +61,8 @@ def face_box(landmarks: np.ndarray, shape: tuple[int, int], margin: float = 0.25
     h, w = shape
     lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
     pad = margin * (hi - lo)
-    return Box(int(max(0, lo[0] - pad[0])), int(max(0, lo[1] - pad[1])), int(min(w, hi[0] + pad[0] + 1)), int(min(h, hi[1] + pad[1] + 1)))
+    return Box(int(max(0, lo[0] - pad[0])), int(max(0, lo[1] - pad[1])),
+               int(min(w, hi[0] + pad[0] + 1)), int(min(h, hi[1] + pad[1] + 1)))
 
 
 def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -7,8 +7,8 @@ at the clip's own frame rate, scaled by the event's intensity, and a live
 neutral frame of the same person is resampled along it. The neutral frames are
 the clip's longest clean stretch (a face, no annotated episode, no
 talking/hidden/turned/no_face range), played forward and backward (ping-pong,
-so there is never a cut) for as long as asked. Events are placed with a
-lead-in and a gap from one seeded generator, so the same inputs give the same
+so there is never a cut) for as long as asked. Events are placed after a
+lead-in and at least a gap apart by one seeded generator, so the same inputs give the same
 video, CSV and manifest. The onset and offset frames of every event are the
 untouched neutral frames; only the frames strictly between them differ.
 """
@@ -31,8 +31,8 @@ from edge.synth import flowwarp
 from edge.synth.clipsource import (ClipTrack, Stretch, check_inside, neutral_stretches, read_episodes, read_frames,
                                    read_clip_ranges, track_clip)
 from edge.synth.encode import open_writer
-from edge.synth.render import CODECS, merge_annotations
 from edge.synth.episode import Episode, EpisodePlan, measure_episode, plan_event
+from edge.synth.render import CODECS, merge_annotations
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class RealSpec:
     episodes: tuple[int, ...] = ()  # indices into the clip's rows (onset order); () = every row
     emotions: tuple[str, ...] = ()  # keep only episodes annotated with one of these; () = any (also none)
     duration_s: float = 20.0
-    lead_in_s: float = 1.0
+    lead_in_s: float = 3.0  # neutral before the first event, as in the photo generator (a spotter's baseline)
     gap_s: float = 1.0  # neutral frames between one event's offset and the next onset, at least
     min_neutral_s: float = 1.0  # the neutral stretch must be at least this long
     name: str = ""
@@ -98,6 +98,8 @@ def validate(spec: RealSpec) -> None:
         raise InputError("need at least one micro expression, a positive duration and non-negative gaps")
     if "/" in spec.stem or spec.stem.startswith("."):
         raise InputError(f"bad name {spec.stem!r}")
+    if spec.codec not in CODECS:
+        raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
 
 
 def pingpong(stretch: Stretch, n: int) -> list[int]:
@@ -134,10 +136,22 @@ def durations(rng: np.random.Generator, k: int, lo_ms: float, hi_ms: float) -> l
     return out
 
 
-def generate_real(spec: RealSpec) -> RealResult:
-    """Write OUT_DIR/<stem>.mp4, its rows in OUT_DIR/annotations.csv and OUT_DIR/<stem>.manifest.json."""
+@dataclass
+class Source:
+    """A checked real clip: its episodes and ranges, its face track, the episodes to use and the neutral stretch."""
 
-    validate(spec)
+    clip: Path
+    annotations: Path
+    rows: list[Annotation]
+    ranges_file: Path | None
+    track: ClipTrack
+    chosen: list[int]
+    stretch: Stretch
+    margin: int  # frames kept clear of every episode and range (by-eye boundaries)
+
+
+def load_source(spec: RealSpec) -> Source:
+    """Read and check the clip and its annotations; InputError (one line) for anything that cannot be used."""
     clip, csv_path = Path(spec.clip), Path(spec.annotations)
     if not clip.is_file():
         raise InputError(f"{clip}: clip not found (fetch the real clips with `microexpr footage fetch`)")
@@ -146,10 +160,6 @@ def generate_real(spec: RealSpec) -> RealResult:
         raise InputError(f"{csv_path}: no annotated episode for video {clip.name}")
     rp = ranges_path(spec)
     ranges = read_clip_ranges(rp, clip.name) if rp else []
-    track = track_clip(clip)
-    check_inside(csv_path, rows, ranges, track.n_frames)
-    if rp:
-        check_inside(rp, [], ranges, track.n_frames)
     chosen = list(spec.episodes) or list(range(len(rows)))
     bad = [i for i in chosen if not 0 <= i < len(rows)]
     if bad:
@@ -158,70 +168,90 @@ def generate_real(spec: RealSpec) -> RealResult:
         chosen = [i for i in chosen if rows[i].emotion in spec.emotions]
         if not chosen:
             raise InputError(f"{csv_path}: no chosen episode of {clip.name} is annotated {' or '.join(spec.emotions)}")
-    fps = track.fps
-    margin = max(1, round(0.067 * fps))
-    stretches = neutral_stretches(track, rows, ranges, margin)
-    need = max(2, math.ceil(spec.min_neutral_s * fps))
-    if not stretches or stretches[0].length < need:
-        got = f"{stretches[0].length / fps:.2f}s (frames {stretches[0].start}..{stretches[0].end})" if stretches else "none"
-        raise InputError(f"{clip}: no neutral stretch of {spec.min_neutral_s:g}s (face, no episode, no talking/hidden/turned/"
-                         f"no_face range, {margin} frames clear); longest {got}")
-    stretch = stretches[0]
+    track = track_clip(clip)
+    check_inside(csv_path, rows, [], track.n_frames)
+    if rp:
+        check_inside(rp, [], ranges, track.n_frames)
     for i in chosen:
         a = rows[i]
         if any(track.landmarks[k] is None for k in range(a.onset, a.offset + 1)):
             raise InputError(f"{csv_path}: {clip.name} episode {i} ({a.onset}..{a.offset}) has frames without a face")
-    width, height = track.width // 2 * 2, track.height // 2 * 2
-    spec = replace(spec, fps=fps, width=width, height=height)
+    margin = max(1, round(0.067 * track.fps))
+    stretches = neutral_stretches(track, rows, ranges, margin)
+    if not stretches or stretches[0].length < max(2, math.ceil(spec.min_neutral_s * track.fps)):
+        got = f"{stretches[0].length / track.fps:.2f}s (frames {stretches[0].start}..{stretches[0].end})" if stretches else "none"
+        raise InputError(f"{clip}: no neutral stretch of {spec.min_neutral_s:g}s (face, no episode, no talking/hidden/turned/"
+                         f"no_face range, {margin} frames clear); longest {got}")
+    return Source(clip, csv_path, rows, rp, track, chosen, stretches[0], margin)
 
-    rng = np.random.default_rng(spec.seed)
-    n = round(spec.duration_s * fps)
-    picks = [chosen[int(k)] for k in rng.permutation(spec.micro) % len(chosen)]
-    durs = durations(rng, spec.micro, *spec.micro_ms)
-    lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durs]
-    onsets = place(rng, lengths, n, round(spec.lead_in_s * fps), round(spec.gap_s * fps), margin)
+
+def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator) -> list[tuple[int, int, int, float]]:
+    """(episode, onset, length, intensity) per event, from the seeded generator, in time order."""
+    fps = src.track.fps
+    picks = [src.chosen[int(k)] for k in rng.permutation(spec.micro) % len(src.chosen)]
+    lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durations(rng, spec.micro, *spec.micro_ms)]
+    lead, gap = round(spec.lead_in_s * fps), round(spec.gap_s * fps)
+    onsets = place(rng, lengths, n, lead, gap, src.margin)
     if not onsets:
-        need_s = (round(spec.lead_in_s * fps) + margin + sum(lengths) + round(spec.gap_s * fps) * (spec.micro - 1)) / fps
-        raise InputError(f"{spec.micro} micro expressions with {spec.gap_s:g}s gaps need at least {need_s:.1f}s, got {spec.duration_s:g}s (--duration)")
+        need = (lead + src.margin + sum(lengths) + gap * (spec.micro - 1)) / fps
+        raise InputError(f"{spec.micro} micro expressions after a {spec.lead_in_s:g}s lead-in with {spec.gap_s:g}s gaps "
+                         f"need at least {need:.1f}s, got {spec.duration_s:g}s (--duration)")
     intensities = [float(rng.uniform(*spec.intensity)) for _ in range(spec.micro)]
-    source = pingpong(stretch, n)
+    return list(zip(picks, onsets, lengths, intensities))
 
-    wanted = set(source) | {k for i in set(picks) for k in range(rows[i].onset, rows[i].offset + 1)}
-    frames = read_frames(clip, wanted)
-    measured: dict[int, Episode] = {i: measure_episode(rows[i], frames, track.landmarks) for i in set(picks)}
-    plans = [plan_event(measured[p], p, onset, length, a) for p, onset, length, a in zip(picks, onsets, lengths, intensities)]
 
-    out = Path(spec.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if spec.codec not in CODECS:
-        raise InputError(f"codec must be one of {', '.join(CODECS)}, got {spec.codec!r}")
-    video = out / (spec.stem + CODECS[spec.codec])
-    tmp = video.with_name(video.stem + ".partial" + video.suffix)
-    writer = open_writer(tmp, spec)
+def _render(spec: RealSpec, src: Source, source: list[int], frames: dict[int, np.ndarray], measured: dict[int, Episode],
+            plans: list[EpisodePlan], path: Path) -> str:
+    """Encode the output: each neutral frame as it is, or warped by the event running at it; returns the encoder."""
+    writer = open_writer(path, spec)
     try:
-        active = {o: p for p, o in zip(plans, onsets)}
+        active = {p.onset: p for p in plans}
         current: EpisodePlan | None = None
-        for t in range(n):
+        for t, k in enumerate(source):
             current = active.get(t, current)
-            frame = frames[source[t]][:height, :width]
+            frame = frames[k][: spec.height, : spec.width]
             if current is not None and current.onset < t < current.offset:
                 ep = measured[current.episode]
-                f, box = ep.flow.carry(current.field(t, ep), track.landmarks[source[t]], frame.shape[:2])
-                frame = flowwarp.apply(frame, f, box, 1.0)
+                field, box = ep.flow.carry(current.field(t, ep), src.track.landmarks[k], frame.shape[:2])
+                frame = flowwarp.apply(frame, field, box, 1.0)
             writer.write(frame)
     except BaseException:
         try:
             writer.close()
         finally:
-            tmp.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         raise
     writer.close()
+    return writer.describe
+
+
+def generate_real(spec: RealSpec) -> RealResult:
+    """Write OUT_DIR/<stem>.mp4, its rows in OUT_DIR/annotations.csv and OUT_DIR/<stem>.manifest.json."""
+    validate(spec)
+    src = load_source(spec)
+    fps = src.track.fps
+    spec = replace(spec, fps=fps, width=src.track.width // 2 * 2, height=src.track.height // 2 * 2)
+    rng = np.random.default_rng(spec.seed)
+    n = round(spec.duration_s * fps)
+    events = plan_events(spec, src, n, rng)
+    source = pingpong(src.stretch, n)
+    rows = src.rows
+    used = {e for e, *_ in events}
+    frames = read_frames(src.clip, set(source) | {k for i in used for k in range(rows[i].onset, rows[i].offset + 1)})
+    measured = {i: measure_episode(rows[i], frames, src.track.landmarks) for i in sorted(used)}
+    plans = [plan_event(measured[e], e, onset, length, a) for e, onset, length, a in events]
+
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    video = out / (spec.stem + CODECS[spec.codec])
+    tmp = video.with_name(video.stem + ".partial" + video.suffix)
+    encoder = _render(spec, src, source, frames, measured, plans, tmp)
     tmp.replace(video)
 
     gt = [Annotation(video.name, p.onset, p.apex, p.offset, "micro", rows[p.episode].emotion, rows[p.episode].aus) for p in plans]
     out_csv = out / ANNOTATIONS_NAME
     merge_annotations(out_csv, video.name, gt)
-    events = [p.describe(measured[p.episode], rows[p.episode], fps) for p in plans]
+    described = [p.describe(measured[p.episode], rows[p.episode], fps) for p in plans]
     manifest = out / (spec.stem + ".manifest.json")
     body = {
         "generator": f"microexpr {__version__} edge.synth.realtex",
@@ -229,18 +259,18 @@ def generate_real(spec: RealSpec) -> RealResult:
         "video": video.name,
         "annotations": ANNOTATIONS_NAME,
         "spec": asdict(replace(spec, out_dir="")),
-        "source": {"clip": clip.name, "sha256": _sha256(clip), "frames": track.n_frames, "fps": fps,
-                   "annotations": csv_path.name, "ranges": rp.name if rp else None},
-        "encoder": writer.describe,
+        "source": {"clip": src.clip.name, "sha256": _sha256(src.clip), "frames": src.track.n_frames, "fps": fps,
+                   "annotations": src.annotations.name, "ranges": src.ranges_file.name if src.ranges_file else None},
+        "encoder": encoder,
         "fps": fps,
         "frames": n,
-        "neutral": {"start": stretch.start, "end": stretch.end, "playback": "ping-pong", "margin_frames": margin},
+        "neutral": {"start": src.stretch.start, "end": src.stretch.end, "playback": "ping-pong", "margin_frames": src.margin},
         "source_frames": source,
-        "expressions": events,
+        "expressions": described,
     }
     manifest.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    log.info("wrote %s: %d frames, %d real-texture micro expressions from %s", video, n, len(gt), clip.name)
-    return RealResult(video, out_csv, manifest, n, gt, events)
+    log.info("wrote %s: %d frames, %d real-texture micro expressions from %s", video, n, len(gt), src.clip.name)
+    return RealResult(video, out_csv, manifest, n, gt, described)
 
 
 def _sha256(path: Path) -> str:

@@ -18,12 +18,11 @@ import pytest
 
 from edge.cli.main import main
 from edge.errors import InputError
-from edge.events.annotations import read_annotations
+from edge.events.annotations import Annotation, read_annotations
 from edge.synth import flowwarp
-from edge.synth.clipsource import read_frames, track_clip
+from edge.synth.clipsource import Stretch, read_frames, track_clip
 from edge.synth.episode import measure_episode
 from edge.synth.realtex import RealSpec, generate_real, pingpong
-from edge.synth.clipsource import Stretch
 
 pytestmark = pytest.mark.slow  # tracks, warps and encodes a real clip
 
@@ -62,7 +61,7 @@ def annotations(clip: Path, episode: tuple[int, int, int]) -> Path:
 
 
 def _spec(clip: Path, annotations: Path, out: Path, **kw) -> RealSpec:
-    base = {"micro": 3, "duration_s": 6.0, "min_neutral_s": 0.3, "seed": 4}
+    base = {"micro": 3, "duration_s": 6.0, "lead_in_s": 1.0, "min_neutral_s": 0.3, "seed": 4}
     return RealSpec(out_dir=str(out), clip=str(clip), annotations=str(annotations), **(base | kw))
 
 
@@ -157,8 +156,6 @@ def test_the_warp_reproduces_the_real_apex(clip, episode):
     onset, apex, offset = episode
     track = track_clip(clip)
     frames = read_frames(clip, set(range(onset, offset + 1)))
-    from edge.events.annotations import Annotation
-
     ep = measure_episode(Annotation("single_face.mp4", onset, apex, offset, "macro", "happiness"), frames, track.landmarks)
     ref = frames[onset]
     real = cv2.warpAffine(frames[apex], flowwarp.similarity(track.landmarks[apex], track.landmarks[onset]),
