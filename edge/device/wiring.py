@@ -11,7 +11,7 @@ from typing import Any
 from edge.config import Config
 from edge.device.clips import ClipRecorder, ClipStore
 from edge.device.controls import Controls, make_pin_factory
-from edge.device.erasure import erase_session_data
+from edge.device.erasure import LOG_NAME, ErasureLog, erase_session_data
 from edge.device.notify import SystemdNotifier
 from edge.device.unit import Unit
 from edge.events.outbox import open_outbox
@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 def clip_store(cfg: Config) -> ClipStore:
     """The configured clip folder beside the outbox."""
     return ClipStore(cfg.data_dir / "clips", cfg.clips.max_mb, cfg.clips.max_age_days)
+
+
+def erasure_log(cfg: Config) -> ErasureLog:
+    """Who asked for each erasure on this device, beside the outbox."""
+    return ErasureLog(cfg.data_dir / LOG_NAME)
 
 
 def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None = None,
@@ -79,8 +84,10 @@ def _publisher(cfg: Config, outbox: Any, unit: Unit, spotter: Any) -> Any | None
     if hasattr(spotter, "set_thresholds"):
         def set_thresholds(values: dict[str, float]) -> dict[str, Any]:
             return spotter.set_thresholds(**values)
-    def erase_session(session: str) -> dict[str, Any]:
-        return dataclasses.asdict(erase_session_data(outbox, clip_store(cfg), session))
+    def erase_session(session: str, requester: str = "") -> dict[str, Any]:
+        """The MQTT command; `requester` is the command's `requester` user property (who asked)."""
+        return dataclasses.asdict(erase_session_data(outbox, clip_store(cfg), session, requester=requester,
+                                                     via="mqtt", erasures=erasure_log(cfg)))
 
     # The spotter swaps its frozen settings object in one assignment, so the MQTT
     # thread may call set_thresholds while the processing loop runs update().

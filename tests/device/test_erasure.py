@@ -12,7 +12,7 @@ from device_helpers import event, make_clip
 
 from edge.cli.main import main
 from edge.device.clips import ClipStore
-from edge.device.erasure import erase_session_data
+from edge.device.erasure import ErasureLog, erase_session_data
 from edge.events.outbox import Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,8 @@ def test_erase_removes_the_session_and_nothing_else(tmp_path):
     removed = set(before) - set(after)
     assert removed == {k for k in before if k.split("/")[0] == "clips" and k.split("/")[1] in ids["A"]}
     assert {k.split("/")[1] for k in removed} == set(ids["A"]) and len(removed) == 4 * 4  # clip.json + 3 JPEGs
-    assert all(after[k] == before[k] for k in after)  # everything else byte-identical
+    assert set(after) - set(before) == {"erasures.jsonl"}  # the erasure log: who asked, never what was erased
+    assert all(after[k] == before[k] for k in after if k in before)  # everything else byte-identical
     db = sqlite3.connect(data / "outbox.sqlite3")
     rows = {r[0]: r[1] for r in db.execute("SELECT id, session FROM events")}
     assert set(rows) == set(ids["B"]) | set(ids[""])
@@ -91,3 +92,40 @@ def test_erase_without_an_outbox_is_one_clear_error(tmp_path, capsys):
     assert main(["--config", str(conf), "erase", "--session", "A"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no outbox on this device" in err
+
+
+def test_an_erasure_records_who_asked_and_how_but_nothing_of_what_was_erased(tmp_path):
+    data = tmp_path / "data"
+    populate(data)
+    outbox = Outbox(data / "outbox.sqlite3")
+    store = ClipStore(data / "clips", 100, 7)
+    log = ErasureLog(data / "erasures.jsonl")
+    res = erase_session_data(outbox, store, "B", requester="dpo@example.org", via="mqtt", erasures=log)
+    erase_session_data(outbox, store, "nobody", requester="alice", via="cli", erasures=log)
+    outbox.close()
+    records = log.read()
+    assert [(r.session, r.requester, r.via, r.events, r.clips) for r in records] == [
+        ("B", "dpo@example.org", "mqtt", res.events, res.clips), ("nobody", "alice", "cli", 0, 0)]
+    assert all(r.at.endswith("Z") for r in records)
+    text = (data / "erasures.jsonl").read_text()
+    assert "AU12" not in text and "happiness" not in text  # no event content survives in the log
+
+
+def test_the_erase_command_logs_the_requester(tmp_path):
+    import getpass
+    import json
+
+    data = tmp_path / "data"
+    populate(data)
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[device]\ndata_dir = "{data}"\nid = "room-1"\n')
+    r = subprocess.run([sys.executable, "-m", "edge", "--config", str(conf), "erase", "--session", "A",
+                        "--requester", "subject request #17 (j.doe)"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "edge", "--config", str(conf), "erase", "--session", "B"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in (data / "erasures.jsonl").read_text().splitlines()]
+    assert [(x["session"], x["requester"], x["via"]) for x in lines] == [
+        ("A", "subject request #17 (j.doe)", "cli"), ("B", getpass.getuser(), "cli")]
