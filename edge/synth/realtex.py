@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -191,9 +192,10 @@ def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator) -
     picks = [src.chosen[int(k)] for k in rng.permutation(spec.micro) % len(src.chosen)]
     lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durations(rng, spec.micro, *spec.micro_ms)]
     lead, gap = round(spec.lead_in_s * fps), round(spec.gap_s * fps)
-    onsets = place(rng, lengths, n, lead, gap, src.margin)
+    tail = max(gap, src.margin)  # neutral after the last event too: its return is part of it
+    onsets = place(rng, lengths, n, lead, gap, tail)
     if not onsets:
-        need = (lead + src.margin + sum(lengths) + gap * (spec.micro - 1)) / fps
+        need = (lead + tail + sum(lengths) + gap * (spec.micro - 1)) / fps
         raise InputError(f"{spec.micro} micro expressions after a {spec.lead_in_s:g}s lead-in with {spec.gap_s:g}s gaps "
                          f"need at least {need:.1f}s, got {spec.duration_s:g}s (--duration)")
     intensities = [float(rng.uniform(*spec.intensity)) for _ in range(spec.micro)]
@@ -231,7 +233,8 @@ def generate_real(spec: RealSpec) -> RealResult:
     src = load_source(spec)
     fps = src.track.fps
     spec = replace(spec, fps=fps, width=src.track.width // 2 * 2, height=src.track.height // 2 * 2)
-    rng = np.random.default_rng(spec.seed)
+    # The clip's name joins the seed, so one seed over several clips does not repeat one timing pattern.
+    rng = np.random.default_rng([spec.seed, zlib.crc32(src.clip.name.encode())])
     n = round(spec.duration_s * fps)
     events = plan_events(spec, src, n, rng)
     source = pingpong(src.stretch, n)

@@ -94,6 +94,7 @@ def test_frames_and_ground_truth_lie_inside_the_video(made, episode):
         assert 40.0 <= (a.offset - a.onset) * 1000 / 30 <= 500.0
     for a, b in zip(rows, rows[1:]):
         assert b.onset - a.offset >= 30  # the 1 s gap: events never touch
+    assert rows[0].onset >= 30 and r.frames - 1 - rows[-1].offset >= 30  # neutral lead-in and tail
     m = json.loads(r.manifest.read_text())
     assert m["fps"] == 30.0 and m["frames"] == r.frames and len(m["source_frames"]) == r.frames
     assert m["neutral"]["end"] < episode[0]  # the neutral frames come from before the smile
