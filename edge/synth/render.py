@@ -119,8 +119,9 @@ def validate(spec: SynthSpec) -> None:
         raise InputError(f"face size range {spec.face_size}..{spec.face_size_max} is empty")
     if spec.mains_hz and not 0 <= spec.exposure_ms <= 1000.0 / spec.fps:
         raise InputError(f"exposure {spec.exposure_ms:g} ms does not fit a frame at {spec.fps:g} fps")
-    if not 48 <= max(spec.face_size, spec.face_size_max) <= 0.8 * min(spec.width, spec.height):
-        raise InputError(f"face size {spec.face_size}px does not fit a {spec.width}x{spec.height} frame "
+    if not 48 <= spec.face_size <= max(spec.face_size, spec.face_size_max) <= 0.8 * min(spec.width, spec.height):
+        sizes = f"{spec.face_size}..{spec.face_size_max}" if spec.face_size_max else f"{spec.face_size}"
+        raise InputError(f"face size {sizes}px does not fit a {spec.width}x{spec.height} frame "
                          f"(48..{int(0.8 * min(spec.width, spec.height))}, the face's width with room for the head)")
     if spec.duration_s <= 0 or spec.micro < 0 or spec.macro < 0:
         raise InputError("duration must be positive and event counts 0 or more")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge.cli.main import main
+from edge.errors import InputError
 from edge.synth.nuisance import Flicker, SensorNoise
 from edge.synth.render import Scene, SynthSpec, generate, resolved
 from edge.synth.timeline import POSE_FIELDS, TimelineSpec, schedule
@@ -103,6 +104,20 @@ def test_face_size_is_drawn_from_the_range_per_seed():
     sizes = {resolved(SynthSpec(out_dir="", seed=s, face_size=60, face_size_max=110)).face_size for s in range(12)}
     assert min(sizes) >= 60 and max(sizes) <= 110 and len(sizes) > 4
     assert resolved(SynthSpec(out_dir="", seed=3)).face_size == 220  # the default stays fixed
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"face_size": 30, "face_size_max": 100}, "face size 30..100px does not fit"),
+    ({"face_size": 60, "face_size_max": 500}, "face size 60..500px does not fit"),
+    ({"face_size": 110, "face_size_max": 60}, "is empty"),
+    ({"mains_hz": 55}, "mains 55 Hz unknown"),
+    ({"mains_hz": 50, "exposure_ms": 20.0}, "does not fit a frame at 120 fps"),
+    ({"noise_model": "poisson"}, "noise model 'poisson'"),
+])
+def test_bad_nuisance_specs(tmp_path: Path, fields: dict, reason: str):
+    with pytest.raises(InputError, match=reason):
+        generate(SynthSpec(out_dir=str(tmp_path), **fields))
+    assert not list(tmp_path.glob("*.mp4"))
 
 
 def test_natural_head_motion_is_larger():
