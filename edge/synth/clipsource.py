@@ -10,7 +10,7 @@ InputError naming the file and the row.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -71,7 +71,9 @@ def check_inside(path: Path, episodes: list[Annotation], ranges: list[Range], n_
 
 
 def track_clip(path: Path) -> ClipTrack:
-    """Decode the clip once and track its face with the product's FacePipeline (landmarks per frame)."""
+    """Decode the clip once and track its face with the product's FacePipeline (landmarks per frame),
+    configured as the unit is (models directory and threads from the configuration)."""
+    from edge.config import load_config
     from edge.sources.frame import Frame
     from edge.vision.pipeline import FacePipeline
 
@@ -84,7 +86,7 @@ def track_clip(path: Path) -> ClipTrack:
     if not 1.0 <= fps <= 1000.0:
         cap.release()
         raise InputError(f"{path}: no usable frame rate ({fps:g})")
-    pipe = FacePipeline(side_thread=False)
+    pipe = FacePipeline.from_config(replace(load_config().vision, side_thread=False))
     landmarks: list[np.ndarray | None] = []
     size = (0, 0)
     try:
