@@ -23,20 +23,20 @@ from boot.rootfs import CACHE, RPI_ONLY, REPO
 STAGE_NAME = "stage-microexpr"
 LGPIO = "lgpio==0.2.2.0"  # the version Raspberry Pi OS Bookworm ships as python3-lgpio
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-# What a Pi 5 gets from PyPI: manylinux aarch64 wheels for CPython 3.11.
-PLATFORMS = {
-    "amd64": ["manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"],
-    "arm64": ["manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64"],
-}
+# What a Pi 5 on Bookworm gets from PyPI: CPython 3.11 wheels for glibc 2.36 (manylinux_2_17 .. 2_36).
+PLATFORMS = {arch: [f"manylinux2014_{cpu}"] + [f"manylinux_2_{minor}_{cpu}" for minor in range(17, 37)]
+             for arch, cpu in (("amd64", "x86_64"), ("arm64", "aarch64"))}
 TEST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoottestBoottestBoottestBoottestBoottest0000 boot-test"
 
 
 def in_root(root: Path, script: str, *, binds: dict[Path, str] | None = None, env: dict[str, str] | None = None,
-            timeout: float = 1800) -> subprocess.CompletedProcess:
+            rw_binds: dict[Path, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """Run a bash script inside the root (not booted), as pi-gen's on_chroot does."""
     cmd = ["nice", "-n", "10", "systemd-nspawn", "--register=no", "--keep-unit", "-q", "--pipe", "-D", str(root)]
     for src, dst in (binds or {}).items():
         cmd.append(f"--bind-ro={src}:{dst}")
+    for src, dst in (rw_binds or {}).items():
+        cmd.append(f"--bind={src}:{dst}")
     for k, v in (env or {}).items():
         cmd += ["-E", f"{k}={v}"]
     cmd += ["/bin/bash", "-e", "-s"]
@@ -62,9 +62,13 @@ def wheel(pigen: Path) -> Path:
     return whl
 
 
-def wheelhouse(pigen: Path, arch: str) -> Path:
-    """Every wheel the stage's pip install needs for `arch`, downloaded once per dependency set."""
-    key = hashlib.sha256(((REPO / "pyproject.toml").read_bytes() + extras(pigen).encode() + LGPIO.encode()
+def wheelhouse(pigen: Path, arch: str, extra: str | None = None) -> Path:
+    """Every wheel `pip install microexpr[extra]` needs on `arch`, downloaded once per dependency set.
+
+    `extra` defaults to the stage's own extras (the image's runtime for its release).
+    """
+    extra = extra or extras(pigen)
+    key = hashlib.sha256(((REPO / "pyproject.toml").read_bytes() + extra.encode() + LGPIO.encode()
                           + arch.encode())).hexdigest()[:10]
     house = CACHE / f"wheels-{arch}-{key}"
     if house.is_dir():
@@ -76,7 +80,7 @@ def wheelhouse(pigen: Path, arch: str) -> Path:
     for p in PLATFORMS[arch]:
         cmd += ["--platform", p]
     # The venv's own pip (ensurepip) resolves the extras; setuptools/wheel are not needed for wheels.
-    cmd += [f"{wheel(pigen)}[{extras(pigen)}]", LGPIO]
+    cmd += [f"{wheel(pigen)}[{extra}]", LGPIO]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, f"pip download for {arch} failed:\n{r.stderr[-3000:]}"
     for stale in tmp.glob("microexpr-*.whl"):  # the stage installs the wheel it was given
@@ -93,6 +97,9 @@ def seed_model_cache(pigen: Path) -> None:
         shutil.copytree(cache, dest, dirs_exist_ok=True)
 
 
+PIP_ENV = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
 def install_stage(root: Path, pigen: Path, house: Path) -> str:
     """Run our pi-gen stage on `root` in pi-gen's order; returns the chroot steps' output."""
     host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -101,10 +108,9 @@ def install_stage(root: Path, pigen: Path, house: Path) -> str:
         shutil.copy(host_ca, root / "etc/ssl/certs/ca-certificates.crt")
     (root / "boot/firmware").mkdir(parents=True, exist_ok=True)
     (root / "boot/firmware/config.txt").touch()
-    pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     # Raspberry Pi OS's python3-lgpio, in the system site-packages the venv sees.
     r = in_root(root, f"python3 -m pip install --quiet --break-system-packages {LGPIO}\n",
-                binds={house: "/wheels"}, env=pip_env)
+                binds={house: "/wheels"}, env=PIP_ENV)
     assert r.returncode == 0, r.stdout + r.stderr
     log = []
     stage = pigen / STAGE_NAME
@@ -123,7 +129,7 @@ def install_stage(root: Path, pigen: Path, house: Path) -> str:
                 assert r.returncode == 0, f"{run}: {r.stdout}{r.stderr}"
             chroot = sub / f"{i}-run-chroot.sh"
             if chroot.exists():
-                r = in_root(root, chroot.read_text(), binds={house: "/wheels"}, env=pip_env)
+                r = in_root(root, chroot.read_text(), binds={house: "/wheels"}, env=PIP_ENV)
                 assert r.returncode == 0, f"{chroot}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
                 log.append(r.stdout + r.stderr)
     return "\n".join(log)
