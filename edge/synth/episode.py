@@ -20,8 +20,14 @@ import numpy as np
 from edge.events.annotations import Annotation
 from edge.synth.flowwarp import ExpressionFlow, iod, projection
 
+MOUTH_OPENING = frozenset({"25", "26", "27"})  # lips part, jaw drops, mouth stretches open
 HOLD = 0.85  # share of the apex that still counts as holding it
 OPEN = 0.3  # an offset above this share of the apex has not returned to neutral
+
+
+def mouth_opens(row: Annotation) -> bool:
+    """The episode parts the lips or drops the jaw: a neutral frame has no mouth interior (teeth, cavity) to show."""
+    return bool(MOUTH_OPENING & {a.removeprefix("AU").lstrip("RL").rstrip("ABCDE") for a in row.aus.split("+") if a})
 
 
 @dataclass
@@ -91,6 +97,7 @@ class EpisodePlan:
             "onset": self.onset, "apex": self.apex, "offset": self.offset,
             "onset_ms": round(self.onset * ms, 2), "duration_ms": round((self.offset - self.onset) * ms, 2),
             "type": "micro", "emotion": row.emotion, "aus": row.aus, "intensity": round(self.intensity, 3),
+            "mouth_opens": mouth_opens(row),
             "source": {"episode": self.episode, "onset": row.onset, "apex": row.apex, "offset": row.offset,
                        "type": row.type, "hold_cut_frames": ep.hold_end - row.apex, "fall": "rise reversed" if ep.mirrored else "own"},
             "apex_displacement_px": round(self.intensity * ep.apex_px, 3),

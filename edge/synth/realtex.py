@@ -32,7 +32,7 @@ from edge.synth import flowwarp
 from edge.synth.clipsource import (ClipTrack, Stretch, check_inside, neutral_stretches, read_episodes, read_frames,
                                    read_clip_ranges, track_clip)
 from edge.synth.encode import open_writer
-from edge.synth.episode import Episode, EpisodePlan, measure_episode, plan_event
+from edge.synth.episode import Episode, EpisodePlan, measure_episode, mouth_opens, plan_event
 from edge.synth.render import CODECS, merge_annotations
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,10 @@ def load_source(spec: RealSpec) -> Source:
         a = rows[i]
         if any(track.landmarks[k] is None for k in range(a.onset, a.offset + 1)):
             raise InputError(f"{csv_path}: {clip.name} episode {i} ({a.onset}..{a.offset}) has frames without a face")
+    for i in chosen:
+        if mouth_opens(rows[i]):
+            log.warning("%s: episode %d (%d..%d, aus %s) opens the mouth; the warp of a closed neutral mouth stretches the "
+                        "lips instead (no teeth, no cavity)", csv_path, i, rows[i].onset, rows[i].offset, rows[i].aus)
     margin = max(1, round(0.067 * track.fps))
     stretches = neutral_stretches(track, rows, ranges, margin)
     if not stretches or stretches[0].length < max(2, math.ceil(spec.min_neutral_s * track.fps)):

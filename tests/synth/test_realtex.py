@@ -21,7 +21,7 @@ from edge.errors import InputError
 from edge.events.annotations import Annotation, read_annotations
 from edge.synth import flowwarp
 from edge.synth.clipsource import Stretch, read_frames, track_clip
-from edge.synth.episode import measure_episode
+from edge.synth.episode import measure_episode, mouth_opens
 from edge.synth.realtex import RealSpec, generate_real, pingpong
 
 pytestmark = pytest.mark.slow  # tracks, warps and encodes a real clip
@@ -193,6 +193,12 @@ def test_same_seed_same_footage(clip, annotations, tmp_path):
     assert a.manifest.read_text() == b.manifest.read_text()
     assert [np.array_equal(x, y) for x, y in zip(_decode(a.video), _decode(b.video))] == [True] * a.frames
     assert a.rows != c.rows or a.events != c.events
+
+
+def test_mouth_opening_episodes_are_flagged():
+    row = lambda aus: Annotation("v.mp4", 0, 1, 2, "macro", "", aus)  # noqa: E731
+    assert [mouth_opens(row(a)) for a in ("6+12", "6+12+25", "R12+AU26", "26B", "1+2+5", "")] == [
+        False, True, True, True, False, False]
 
 
 def test_pingpong_never_cuts():
