@@ -177,10 +177,6 @@ def load_source(spec: RealSpec) -> Source:
         a = rows[i]
         if any(track.landmarks[k] is None for k in range(a.onset, a.offset + 1)):
             raise InputError(f"{csv_path}: {clip.name} episode {i} ({a.onset}..{a.offset}) has frames without a face")
-    for i in chosen:
-        if mouth_opens(rows[i]):
-            log.warning("%s: episode %d (%d..%d, aus %s) opens the mouth; the warp of a closed neutral mouth stretches the "
-                        "lips instead (no teeth, no cavity)", csv_path, i, rows[i].onset, rows[i].offset, rows[i].aus)
     margin = max(1, round(0.067 * track.fps))
     stretches = neutral_stretches(track, rows, ranges, margin)
     if not stretches or stretches[0].length < max(2, math.ceil(spec.min_neutral_s * track.fps)):
@@ -244,6 +240,10 @@ def generate_real(spec: RealSpec) -> RealResult:
     source = pingpong(src.stretch, n)
     rows = src.rows
     used = {e for e, *_ in events}
+    for i in sorted(used):
+        if mouth_opens(rows[i]):
+            log.warning("%s: episode %d (%d..%d, aus %s) opens the mouth; the warp of a closed neutral mouth stretches the "
+                        "lips instead (no teeth, no cavity)", src.annotations, i, rows[i].onset, rows[i].offset, rows[i].aus)
     frames = read_frames(src.clip, set(source) | {k for i in used for k in range(rows[i].onset, rows[i].offset + 1)})
     measured = {i: measure_episode(rows[i], frames, src.track.landmarks) for i in sorted(used)}
     plans = [plan_event(measured[e], e, onset, length, a) for e, onset, length, a in events]
