@@ -213,3 +213,16 @@ def test_fleet_table_and_live_feed_do_not_overlap_at_1400px(browser_page, broker
         keep_screenshots(tmp_path)
     finally:
         pub.disconnect()
+
+
+def test_an_open_page_goes_to_the_login_when_its_session_is_signed_out(browser_page, start_dashboard, tmp_path):
+    """Issue 18 item 5: the live stream re-checks the session while connected, and the page follows it."""
+    page = browser_page
+    dash = start_dashboard(local=True, data_dir=tmp_path / "unit")
+    login(page, dash.url)
+    expect(page.locator("#live-status")).to_have_text("Live")
+    # signed out elsewhere (another tab): the cookie this page holds is revoked on the server
+    status = page.evaluate("fetch('/logout', {method: 'POST', redirect: 'manual'}).then(r => r.type)")
+    assert status == "opaqueredirect"
+    expect(page).to_have_url(dash.url + "/login?next=%2F", timeout=5000)
+    assert page.console_errors == []

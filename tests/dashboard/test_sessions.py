@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import logging
@@ -12,6 +13,7 @@ import os
 import stat
 import time
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +39,12 @@ def deployment(data_dir, *, local: bool = True, env: dict[str, str] | None = Non
         environ["MICROEXPR_MQTT_URL"] = "mqtt://127.0.0.1:1"  # never connected: on_start does not run here
     d = build(load_config(overrides=overrides, environ=environ), local=local)
     return d
+
+
+def arun(coro: Any) -> Any:
+    """asyncio.run on a thread of its own: Playwright's sync API (the browser tests) keeps a loop running here."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def old_style_cookie(secret: str) -> str:
@@ -95,20 +103,20 @@ def test_secure_cookie_and_client_address_behind_a_trusted_proxy(tmp_path, caplo
     caplog.set_level(logging.INFO, logger="dashboard")
     https = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7"}
     plain = create_app(deployment(tmp_path / "p"))
-    r = asyncio.run(_login(plain, "10.0.0.2", https))
+    r = arun(_login(plain, "10.0.0.2", https))
     assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()  # nobody is trusted
     proxied = create_app(deployment(tmp_path / "q", trusted_proxies="10.0.0.2, ::1"))
-    r = asyncio.run(_login(proxied, "10.0.0.2", https))
+    r = arun(_login(proxied, "10.0.0.2", https))
     assert r.status_code == 303 and "; secure" in r.headers["set-cookie"].lower()
-    r = asyncio.run(_login(proxied, "10.0.0.9", https))  # the same headers from a host that is not the proxy
+    r = arun(_login(proxied, "10.0.0.9", https))  # the same headers from a host that is not the proxy
     assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
     assert any(m.getMessage().startswith("203.0.113.7 POST /login 303") for m in caplog.records)
     # the login limit counts the client behind the proxy, not the proxy
     for _ in range(5):
-        assert asyncio.run(_login(proxied, "10.0.0.2", https, password="guess")).status_code == 401
-    assert asyncio.run(_login(proxied, "10.0.0.2", https, password="guess")).status_code == 429
+        assert arun(_login(proxied, "10.0.0.2", https, password="guess")).status_code == 401
+    assert arun(_login(proxied, "10.0.0.2", https, password="guess")).status_code == 429
     other = {**https, "x-forwarded-for": "198.51.100.4, 203.0.113.8"}
-    assert asyncio.run(_login(proxied, "10.0.0.2", other)).status_code == 303
+    assert arun(_login(proxied, "10.0.0.2", other)).status_code == 303
 
 
 def test_a_concurrent_burst_of_logins_cannot_pass_the_limit(tmp_path):
@@ -121,7 +129,7 @@ def test_a_concurrent_burst_of_logins_cannot_pass_the_limit(tmp_path):
             rs.append(await c.post("/login", data={"password": PASSWORD}))
             return [r.status_code for r in rs]
 
-    codes = asyncio.run(burst())
+    codes = arun(burst())
     assert sorted(codes[:20]) == [401] * 5 + [429] * 15
     assert codes[20] == 429  # even the right password, until the window passes
 
@@ -140,14 +148,14 @@ async def _stream_until_closed(app, *, revoke_after_s: float | None, timeout_s: 
 
 def test_an_open_event_stream_ends_at_logout(tmp_path):
     app = create_app(deployment(tmp_path / "d"))
-    body = asyncio.run(_stream_until_closed(app, revoke_after_s=1.0, timeout_s=5.0))
+    body = arun(_stream_until_closed(app, revoke_after_s=1.0, timeout_s=5.0))
     assert body.startswith("retry:") and body.rstrip().endswith("data: {}") and "event: logout" in body
 
 
 def test_an_open_event_stream_ends_when_the_session_expires(tmp_path):
     d = deployment(tmp_path / "d")
     d.auth.ttl_s = 2
-    body = asyncio.run(_stream_until_closed(create_app(d), revoke_after_s=None, timeout_s=6.0))
+    body = arun(_stream_until_closed(create_app(d), revoke_after_s=None, timeout_s=6.0))
     assert "event: logout" in body
 
 
@@ -181,4 +189,4 @@ def test_websockets_and_other_scopes_do_not_skip_the_login(tmp_path):
             sent.append(m)
         await app({"type": "webtransport", "path": "/api/events", "headers": []}, receive, send)
         return sent
-    assert asyncio.run(unknown_scope()) == []  # never reaches the app
+    assert arun(unknown_scope()) == []  # never reaches the app
