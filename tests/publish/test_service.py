@@ -189,7 +189,7 @@ def test_commands_through_the_broker(broker, make_cfg, services):
 
 
 def test_health_reports_on_interval(broker, make_cfg, make_event, services):
-    cfg = make_cfg(broker.url, mqtt__health_interval_s=0.3, device__site="hq", device__room="12")
+    cfg = make_cfg(broker.url, mqtt__health_interval_s=0.5, device__site="hq", device__room="12")
     ob = outbox_for(cfg)
     for i in range(3):
         ob.put(make_event(i))
@@ -362,7 +362,7 @@ def test_1000_events_across_a_30_s_broker_outage(broker, make_cfg, make_event, s
 def test_device_loop_health_replaces_the_services_own(broker, make_cfg, services):
     from edge.publish.health import build_health
 
-    cfg = make_cfg(broker.url, mqtt__health_interval_s=0.3)
+    cfg = make_cfg(broker.url, mqtt__health_interval_s=0.5)
     ob = outbox_for(cfg)
     sub = Subscriber(broker, ["microexpr/room-1/health"])
     svc = services(cfg, ob)
