@@ -57,7 +57,8 @@ class CaptureStats:
 class Capture:
     """Runs `open_source()` and its `frames()` on a thread; `get()` hands frames out.
 
-    `live` cameras are retried forever; a replayed file ends the stream when it
+    `live` cameras are retried until they work (unless the error is permanent: a ConfigError or
+    PermanentSourceError ends the stream as `failed`); a replayed file ends the stream when it
     ends (or fails). `drop_when_full=False` makes a fast file replay wait for the
     consumer instead of dropping, which only makes sense for files. With `poll_s`
     (`poll_budget_s`), `get()` spins that long for a frame before it blocks.
