@@ -17,7 +17,8 @@ from edge.errors import InputError
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dashboard.admin", description="Erase from the central store, run a retention pass, list erasures.")
+    p = argparse.ArgumentParser(prog="python -m dashboard.admin",
+                                description="Erase from the central store, run a retention pass, list erasures.")
     p.add_argument("--config", help="TOML config file (default $MICROEXPR_CONFIG)")
     p.add_argument("--database", help="store URL (default dashboard.database: SQLite in the data dir)")
     sub = p.add_subparsers(dest="action", required=True)

@@ -105,7 +105,7 @@ async def login_post(request: Request) -> Response:
     ip = peer.ip
     form = await request.form()
     nxt = safe_next(str(form.get("next") or "/"))
-    _, wait = d.auth.limiter.reserve(ip)  # reserved before scrypt: a concurrent burst cannot pass the limit
+    wait = d.auth.limiter.reserve(ip)  # reserved before scrypt: a concurrent burst cannot pass the limit
     if wait:
         log.warning("login refused for %s: too many failed attempts", ip)
         return HTMLResponse(login_page(f"Too many failed attempts. Try again in {wait} s.", nxt), status_code=429,

@@ -117,8 +117,8 @@ class ErasureMixin:
         cutoff = format_utc((now or datetime.now(UTC)) - timedelta(days=max_age_days))
         done = []
         if self._rows("SELECT COUNT(*) FROM events WHERE received_utc < ?", [cutoff])[0][0]:
-            done.append(self._erase("retention", f"received before {cutoff}", "",
-                                    f"retention policy (older than {max_age_days:g} days)", "received_utc < ?", [cutoff]))
+            why = f"retention policy (older than {max_age_days:g} days)"
+            done.append(self._erase("retention", f"received before {cutoff}", "", why, "received_utc < ?", [cutoff]))
         top = self._rows("SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?", [max_events])
         if top:
             done.append(self._erase("retention", f"beyond the newest {max_events}", "",

@@ -100,17 +100,18 @@ class LoginLimiter:
     _seen: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def reserve(self, client: str) -> tuple[float, int]:
-        """(a ticket to pass to ``succeeded``, 0) if this client may try now; else (0, seconds to wait)."""
+    def reserve(self, client: str) -> int:
+        """0 if this client may try now (the attempt is counted as a failure until ``succeeded``);
+        else the seconds it must wait."""
         with self._lock:
             now = time.monotonic()
             q = self._seen[client]
             while q and now - q[0] > self.window_s:
                 q.popleft()
             if len(q) >= self.limit:
-                return 0.0, max(1, int(q[0] + self.window_s - now) + 1)
+                return max(1, int(q[0] + self.window_s - now) + 1)
             q.append(now)
-            return now, 0
+            return 0
 
     def succeeded(self, client: str) -> None:
         """A right password: this client's failures are forgotten (its reservation too)."""
