@@ -29,6 +29,7 @@ from dashboard.app import create_app
 from dashboard.auth import hash_password
 from dashboard.server import build
 from edge.config import load_config
+from edge.errors import ConfigError
 
 
 def deployment(data_dir, *, local: bool = True, env: dict[str, str] | None = None, **dash: object):
@@ -117,6 +118,8 @@ def test_secure_cookie_and_client_address_behind_a_trusted_proxy(tmp_path, caplo
     assert arun(_login(proxied, "10.0.0.2", https, password="guess")).status_code == 429
     other = {**https, "x-forwarded-for": "198.51.100.4, 203.0.113.8"}
     assert arun(_login(proxied, "10.0.0.2", other)).status_code == 303
+    with pytest.raises(ConfigError, match=r"^dashboard.trusted_proxies: 'proxy.example' is not an IP address"):
+        deployment(tmp_path / "r", trusted_proxies="10.0.0.0/8, proxy.example")
 
 
 def test_a_concurrent_burst_of_logins_cannot_pass_the_limit(tmp_path):
