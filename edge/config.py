@@ -84,7 +84,8 @@ class VisionConfig:
 class SpottingConfig:
     min_micro_ms: float = _f(40.0, "Shortest micro expression, onset to offset, in ms.")
     max_micro_ms: float = _f(500.0, "Longest micro expression in ms; longer events are macro.")
-    max_macro_ms: float = _f(4000.0, "Longest macro expression in ms; longer excursions re-baseline.")
+    max_macro_ms: float = _f(20000.0, "Longest macro expression in ms: a longer excursion is reported up to here, "
+                             "then where the face is becomes the neutral.")
     threshold: float = _f(7.0, "Onset threshold in robust standard deviations (MAD units) above the neutral baseline.")
     baseline_s: float = _f(3.0, "Length of the rolling neutral baseline window in seconds.")
     flow: bool = _f(True, "Add optical flow in facial regions (aligned face, against a neutral reference) to the landmark AUs.")

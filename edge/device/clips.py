@@ -32,6 +32,7 @@ from edge.sources.frame import Frame
 
 log = logging.getLogger(__name__)
 
+CLIP_EVENT_MS = 4000.0  # the ring holds events up to this long; a longer (held) one's clip keeps its last part
 CROP_PX = 160  # side of the stored face crop: ample for slow-motion review; 721 slots at 120 fps = 55 MB
 MARGIN = 0.3  # context around the detector's box, per side, as a fraction of its size
 JPEG_QUALITY = 90

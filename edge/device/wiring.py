@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from edge.config import Config
-from edge.device.clips import ClipRecorder, ClipStore
+from edge.device.clips import CLIP_EVENT_MS, ClipRecorder, ClipStore
 from edge.device.controls import Controls, make_pin_factory
 from edge.device.erasure import LOG_NAME, ErasureLog, erase_session_data
 from edge.device.notify import SystemdNotifier
@@ -52,7 +52,8 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
     stack.callback(capture.stop, 1.0)
     clips = None
     if cfg.clips.enabled:
-        ring = ClipRecorder.capacity_for(cfg.source.fps, cfg.clips.pre_ms, cfg.clips.post_ms, cfg.spotting.max_macro_ms)
+        ring = ClipRecorder.capacity_for(cfg.source.fps, cfg.clips.pre_ms, cfg.clips.post_ms,
+                                         min(cfg.spotting.max_macro_ms, CLIP_EVENT_MS))
         clips = ClipRecorder(clip_store(cfg), cfg.clips.pre_ms, cfg.clips.post_ms, ring)
         stack.callback(clips.close)
     notifier = SystemdNotifier(environ)

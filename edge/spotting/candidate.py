@@ -19,6 +19,7 @@ from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
+UNRELIABLE_SHARE = 0.3  # a longer candidate with more of its frames unreliable (fit residual) than this is head motion
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
 SHIFT_WINDOW_MS = 120.0  # ... measured over this span, rejects an event unless its peak exceeds
@@ -98,13 +99,20 @@ def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float 
     return Extent(on, apex, off, duration, "micro" if micro else "macro", peak, frame_ms)
 
 
-def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold: float) -> str:
+def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold: float, max_micro_ms: float,
+                  emotion_shown: bool = False) -> str:
     """Why a candidate is not an expression, or "" if it is one.
 
-    `tail` runs from the offset to the newest frame. A blink cuts the score
-    to zero, so a candidate made of the landmark model's lead-in to a blink
-    ends on a blink frame, and one made of its after-effect starts on one.
+    `tail` runs from the offset to the newest frame. A candidate made of the
+    landmark model's lead-in to a blink ends on a blink frame, and one made of
+    its after-effect starts on one. Real people blink, talk and move their heads
+    through their expressions, though: a candidate longer than any micro
+    expression on which the emotion CNN shows an emotion against the person's
+    neutral (`emotion_shown`) is an expression whatever happened during it; only
+    how much of it the 3-D fit could not explain still counts against it.
     """
+    if span[-1].t_ms - span[0].t_ms > max_micro_ms and emotion_shown:
+        return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
     if span[0].blink or any(x.blink for x in tail):
         return "blink"
     if span[0].talking:

@@ -13,10 +13,11 @@ import numpy as np
 
 from edge.events.record import Event
 from edge.spotting.candidate import Extent, Sample
-from edge.spotting.emotion import classify
+from edge.spotting.emotion import CNN_WEIGHT, classify
 from edge.spotting.features import FeatureExtractor
 from edge.spotting.flow_aus import flow_intensities
 
+MACRO_CNN_WEIGHT = 1.0  # the emotion CNN's weight beside the AU prototypes on a macro event
 NEAR_PEAK = 0.8  # apex intensities average the frames scoring at least this share of the apex's score
 
 
@@ -36,7 +37,10 @@ def describe(frames: list[Sample], ext: Extent, fx: FeatureExtractor, flow_sigma
         # Cleaner than the landmarks' (which drag neighbours along), where there is flow.
         intensity = flow_intensities(np.mean([x.fdisp for x in near], axis=0), flow_sigma)
     cnn = emotion_near(frames[on:off + 1], top.t_ms)
-    emotion, confidence, scores, aus = classify(intensity, cnn, cnn_neutral)
+    # Over a held expression the CNN sees a steady face and its change from this person's neutral
+    # is telling, where the AU intensities of a real face saturate: it weighs more on macro events.
+    weight = MACRO_CNN_WEIGHT if ext.kind == "macro" else CNN_WEIGHT
+    emotion, confidence, scores, aus = classify(intensity, cnn, cnn_neutral, weight)
     return Event(
         onset_frame=frames[on].index, apex_frame=top.index, offset_frame=frames[off].index,
         onset_utc=utc(frames[on].t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(frames[off].t_ns),

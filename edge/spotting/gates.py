@@ -42,6 +42,9 @@ MOUTH_OPEN_LEVEL = 0.008  # AU25/AU26 estimate (IOD) above which the mouth is op
 OPEN_DISCOUNT = 2.0  # non-mouth features need this many times the threshold while the mouth moves
 CORNER_PULLS = ("R12", "L12", "R14", "L14", "AU20", "AU15")
 TALK_DOMINANCE = 0.5  # a mouth opening counts towards talking only if its z is at least this share of the corners'
+EYE_REGION = ("AU5", "AU7", "AU45")  # what a blink moves: masked while it lasts
+BLINK_EYES_ONLY = 1.0
+BLINK_DISCOUNT = 2.0  # everything else needs this many times the threshold during a blink (the model's leak)
 MOTION_DPS = 25.0  # head angular speed (deg/s) from which features are discounted
 MOTION_DISCOUNT_PER_DPS = 1.0 / 25.0  # ... by 1 + (speed - MOTION_DPS) x this
 
@@ -128,6 +131,8 @@ class Gates:
         self._i25 = AU_INDEX["AU25"]
         self._i26 = AU_INDEX["AU26"]
         self._corners = mask(CORNER_PULLS)
+        self._eye = mask(EYE_REGION)
+        self._smile = mask(("R12", "L12"))
         self._blink_until = -np.inf
         self.blinking = False
         self.talking = False
@@ -158,8 +163,13 @@ class Gates:
             self._blink_until = t_ms + BLINK_HOLD_MS
         self.blinking = t_ms <= self._blink_until
         if self.blinking:
-            div[:] = np.inf
-            return div
+            # A blink masks the eyes while it lasts, not the brows and the mouth: a laugh narrows
+            # the eyes, and vetoing the whole face then lost most real smiles.
+            div *= BLINK_DISCOUNT
+            div[self._eye] = np.inf
+            if not BLINK_EYES_ONLY:
+                div[:] = np.inf
+                return div
         z_open = max(disp[self._i25] / sigma[self._i25], disp[self._i26] / sigma[self._i26])
         opening = max(disp[self._i25], disp[self._i26])
         # Lips pulled sideways (a smile, contempt) part a little too: that is not speech.
@@ -169,11 +179,31 @@ class Gates:
         self.talking = self.talk.update(t_ms, opening, level, counts)
         self.mouth_moving = self.talking
         if self.talking:
-            div[self._jaw | self._opening] = np.inf
-            div[~(self._jaw | self._opening | self._never)] = OPEN_DISCOUNT
+            # Talking masks articulation, not the upper face and not a smile's lip-corner pull.
+            articulation = (self._jaw | self._opening) & ~self._smile
+            div[articulation] = np.inf
+            div[~(articulation | self._never)] *= OPEN_DISCOUNT
         if head_speed > MOTION_DPS:
             div *= 1.0 + (head_speed - MOTION_DPS) * MOTION_DISCOUNT_PER_DPS
         return div
+
+
+_CORNER_PAIR = {AU_INDEX["R12"]: AU_INDEX["L12"], AU_INDEX["L12"]: AU_INDEX["R12"]}
+ONE_SIDED = 0.5  # a corner pull with the other side under this share of it is one-sided
+_ARTICULATION = mask(tuple(n for n in JAW_COUPLED + MOUTH_OPENING if n not in ("R12", "L12")))
+
+
+def articulated(apex: Any) -> bool:
+    """Whether speech could explain an event: its apex is carried by the lips and jaw, not by a smile's
+    corner pull, the cheeks, the brows or the eyes (a sample's gated z-scores, `Sample.z`)."""
+    z = getattr(apex, "z", None)
+    if z is None:
+        return True
+    z = np.where(np.isfinite(z), z, 0.0)
+    top = int(np.argmax(z))
+    if top in _CORNER_PAIR:  # a smile pulls both corners; speech often one more than the other
+        return bool(z[_CORNER_PAIR[top]] < ONE_SIDED * z[top])
+    return bool(_ARTICULATION[top])
 
 
 TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show

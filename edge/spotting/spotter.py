@@ -24,24 +24,25 @@ import itertools
 import logging
 from collections import deque
 from concurrent.futures import Future
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from edge import __version__
 from edge.config import SpottingConfig, with_thresholds
+from edge.events.clock import UtcAnchor
 from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
-from edge.spotting.emotion import CnnNeutral
+from edge.spotting.emotion import CNN_TO_EMOTION, CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
-from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold
+from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold, articulated
 from edge.spotting.pose_residual import PoseResidual
 from edge.spotting.smoothing import Boxcar
 
@@ -62,6 +63,10 @@ SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this 
 SETTLE_FLAT = 0.85  # ... "level": the later half's median score at least this share of the earlier half's
 SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak
 FLOW_CALM_SHARE = 0.5  # the flow alone scoring under this share of the threshold: the image looks neutral
+HOLD_CHECK_MS = 4000.0  # an excursion this long is asked whether it is an expression held or a new rest
+HOLD_CNN_RISE = 0.1  # ... held: some emotion CNN class at least this far over the person's neutral output
+HOLD_LOOK_MS = 1000.0  # ... over its last this many ms
+HELD_SHARE = 0.5  # an excursion open at the end of the footage is reported if over the threshold this share of it
 
 
 class Spotter:
@@ -72,15 +77,14 @@ class Spotter:
         cfg: SpottingConfig,
         versions: dict[str, str] | None = None,
         video: str = "",
-        clock: Callable[[], datetime] | None = None,
+        clock: UtcAnchor | Callable[[], datetime] | None = None,
     ) -> None:
         self.cfg = cfg
         self.versions = {"software": __version__, "models": ""} | (versions or {})
         self.video = video
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._times = UtcAnchor.of(clock)  # frame time -> UTC, re-anchored when the wall clock steps
         self._fx = FeatureExtractor()
         self._pipeline: Any = None
-        self._anchor: tuple[datetime, int] | None = None
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
                                          "flow_drift": 0, "settled": 0}
@@ -114,6 +118,8 @@ class Spotter:
         self._above_ms = -np.inf
         self._flow_busy_ms = -np.inf  # last frame whose flow (alone) was not calm
         self._found_ms = -np.inf  # when detection last (re)found the face
+        self._reported_ms = -np.inf  # offset of the last event reported
+        self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -156,8 +162,7 @@ class Spotter:
         t_ns = int(frame.t_ns)
         t_ms = t_ns / 1e6
         self.frames += 1
-        if self._anchor is None:
-            self._anchor = (self._clock(), t_ns)
+        self._times.observe(t_ns)
         if t_ms <= self._last_t:
             log.warning("frame %s: timestamp went backwards; restarting the baseline", frame.index)
             self.reset()
@@ -232,8 +237,9 @@ class Spotter:
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
         out: list[Event] = self._hold.flush()
-        if self._event and self._below_since is not None:
-            done = self._finish()
+        if self._event and (self._below_since is not None or self._held()):
+            # An expression still held when the footage ends is reported up to its last frame.
+            done = self._finish(cap=self._below_since is None)
             if done is not None:
                 out.append(done[0])
         self._abandon()
@@ -246,6 +252,7 @@ class Spotter:
         if not self._event:
             if s.score >= thr and not s.unreliable:
                 self._event = [s]
+                self._hold_checked = False
                 self._above_ms = s.t_ms
                 self._peak = s.score
                 self._below_since = None
@@ -274,13 +281,57 @@ class Spotter:
             return [done] if done is not None else []
         if self._settled(s):
             return self._settle()
-        if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
+        if self._new_rest(s):
             self.rejected["too_long"] += 1
-            log.debug("excursion longer than %.0f ms: its last moments are the new neutral", self.cfg.max_macro_ms)
+            log.debug("excursion held %.0f ms with no emotion to show for it: a new rest", HOLD_CHECK_MS)
             self._rebase(s.t_ms, self._last_moments(s.t_ms))
             self._abandon()
             self._history.clear()
+            return []
+        if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
+            # Held this long, it is a macro expression (a smile through a whole answer) or a new
+            # rest: either way it is reported up to now, and where the face is now becomes neutral.
+            self.rejected["too_long"] += 1
+            log.debug("excursion longer than %.0f ms: reported so far; its last moments are the new neutral",
+                      self.cfg.max_macro_ms)
+            rest = self._last_moments(s.t_ms)
+            done = self._finish(cap=True)
+            self._rebase(s.t_ms, rest)
+            self._history.clear()
+            return [done] if done is not None else []
         return []
+
+    def _emotion_rise(self, samples: list[Sample]) -> float | None:
+        """How far the emotion CNN's strongest class rose over these frames against the person's neutral
+        output (None if the CNN never ran on them or no neutral is known yet)."""
+        outputs = [x.emotion for x in samples if x.emotion is not None]
+        neutral = self._cnn_neutral.value
+        if not outputs or neutral is None:
+            return None
+        k = len(CNN_TO_EMOTION)
+        return float((np.mean(outputs, axis=0)[:k] - neutral[:k]).max())
+
+    def _emotion_shown(self, span: list[Sample]) -> bool:
+        rise = self._emotion_rise(span)
+        return rise is not None and rise >= HOLD_CNN_RISE
+
+    def _new_rest(self, s: Sample) -> bool:
+        """At HOLD_CHECK_MS into an excursion: is the face resting somewhere new (leaning, a changed
+        posture, the hand on the chin) rather than holding an expression? A held smile or frown
+        shows in the emotion CNN's output against this person's neutral; a new posture does not."""
+        if self._hold_checked or s.t_ms - self._event[0].t_ms < HOLD_CHECK_MS:
+            return False
+        self._hold_checked = True
+        rise = self._emotion_rise([x for x in self._event if x.t_ms >= s.t_ms - HOLD_LOOK_MS])
+        # Nothing shows an emotion held (or the CNN never ran): as before, a long excursion is a new rest.
+        return rise is None or rise < HOLD_CNN_RISE
+
+    def _held(self) -> bool:
+        """The open excursion is an expression being held: longer than any micro expression, and over
+        the threshold for most of it (not a flicker of noise that happened to be open)."""
+        span = self._event[-1].t_ms - self._event[0].t_ms
+        above = np.mean([x.score >= self.cfg.threshold for x in self._event])
+        return span > self.cfg.max_micro_ms and above >= HELD_SHARE
 
     def _settled(self, s: Sample) -> bool:
         """The score has stayed under the threshold (or, past a micro expression's length, the flow has
@@ -331,30 +382,41 @@ class Spotter:
         self._event = []
         self._below_since = None
 
-    def _finish(self, floor: float = 0.0) -> tuple[Event, float, float, bool] | None:
-        """Close the current event: boundaries, rejections, emotion, record; and whether the mouth opened.
+    def _finish(self, floor: float = 0.0, cap: bool = False) -> tuple[Event, float, float, bool] | None:
+        """Close the current event: boundaries, rejections, emotion, record; and whether talking may
+        explain it (the mouth opened and articulation carries its apex).
 
-        `floor`: the score level the excursion settled at (its offset is measured above it)."""
-        frames = list(self._history) + self._event
-        n_pre = len(self._history)
+        `floor`: the score level the excursion settled at (its offset is measured above it);
+        `cap`: the excursion is still under way (too long, or the stream ended): it ends at its last frame."""
+        # The pre-roll never reaches back into an event already reported: one expression, one event.
+        pre = [x for x in self._history if x.t_ms > self._reported_ms]
+        frames = pre + self._event
+        n_pre = len(pre)
         self._drop()
         ext = measure(frames, n_pre, self.cfg, floor)
+        if cap:
+            ext = dataclasses.replace(ext, off=len(frames) - 1, kind="macro",
+                                      duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
         span = frames[ext.on:ext.off + 1]
-        reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold)
+        reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
+                               self._emotion_shown(span))
         if reason:
             self.rejected[reason] += 1
             log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)
             return None
         if ext.duration_ms < self.cfg.min_micro_ms - ext.frame_ms:
             return None
-        if ext.duration_ms > self.cfg.max_macro_ms:
+        if ext.duration_ms > self.cfg.max_macro_ms and not cap:
             self.rejected["too_long"] += 1
             return None
+        self._reported_ms = frames[ext.off].t_ms
         ev = describe(frames, ext, self._fx, self._baseline.sigma[len(AU_NAMES):], self._cnn_neutral.value,
                       self._utc, self.versions, self.video)
+        ev.clock_synced = self._times.synced
         # The mouth counts over the whole excursion, not only its measured extent: talking's next
         # syllable can open it just after the offset.
-        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, any(x.mouth_open or x.talking for x in frames[ext.on:])
+        mouth = any(x.mouth_open or x.talking for x in frames[ext.on:])
+        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, mouth and articulated(frames[ext.apex])
 
     # -- helpers ------------------------------------------------------------
 
@@ -410,6 +472,4 @@ class Spotter:
             self._history.popleft()
 
     def _utc(self, t_ns: int) -> str:
-        assert self._anchor is not None
-        anchor_utc, anchor_ns = self._anchor
-        return utc_iso(anchor_utc + timedelta(microseconds=(t_ns - anchor_ns) / 1000.0))
+        return utc_iso(self._times.utc(t_ns))

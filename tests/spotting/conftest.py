@@ -163,6 +163,7 @@ class Stream:
     pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees
     shift_px: np.ndarray | None = None  # (n, 2) the face's travel across the image, pixels
     bends: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (pose column, AU intensity per degree)
+    cnn: np.ndarray | None = None  # (n, 7) emotion CNN softmax per frame; None: the CNN never ran
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -188,6 +189,21 @@ class Stream:
         self.shift_px = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in (dx, dy)], axis=1)
         return self
 
+    def emotion_cnn(self, label: int | None = None) -> "Stream":
+        """The emotion CNN's output on every frame: neutral, with class `label` (FER2013 order) rising with
+        the expressions added so far (None: neutral throughout, whatever the face does)."""
+        env = np.zeros(len(self.t_ms))
+        for _, e in self.aus:
+            env = np.maximum(env, e)
+        out = np.zeros((len(env), 7))
+        out[:, 6] = 0.9
+        out[:, :6] = 0.02
+        if label is not None:
+            out[:, label] += 0.8 * env
+            out[:, 6] -= 0.8 * env
+        self.cnn = out
+        return self
+
     def frames(self):
         """(frame, result) pairs as the spotter receives them."""
         rng = np.random.default_rng(self.seed)
@@ -208,7 +224,7 @@ class Stream:
             t_ns = int(round(t * 1e6)) + 1_000_000_000
             frame = SimpleNamespace(t_ns=t_ns, index=i)
             res = SimpleNamespace(face=True, landmarks=lm.astype(np.float32), pose=(float(yaw), float(pitch), float(roll)),
-                                  emotion=None, frame_index=i, t_ns=t_ns)
+                                  emotion=None if self.cnn is None else self.cnn[i], frame_index=i, t_ns=t_ns)
             yield frame, res
 
 

@@ -55,3 +55,53 @@ def test_lips_parting_in_a_smile_are_not_syllables() -> None:
         return d
 
     assert not any(feed(Gates(), 120.0, 2.0, disp))
+
+
+def test_a_blink_masks_the_eyes_not_the_mouth_and_brows() -> None:
+    from edge.spotting.features import AU_INDEX
+    from edge.spotting.gates import EYE_REGION, Gates
+
+    g = Gates()
+    sigma = np.full(len(AU_NAMES), 0.001)
+    disp = np.zeros(len(AU_NAMES))
+    disp[AU_INDEX["AU45"]] = 0.02  # the lids close
+    disp[AU_INDEX["AU5"]] = -0.015  # from above
+    div = g.update(0.0, disp, 0.0, sigma)
+    assert g.blinking
+    assert all(np.isinf(div[AU_INDEX[a]]) for a in EYE_REGION)
+    for au in ("R12", "L12", "AU1", "AU4", "AU15"):
+        assert np.isfinite(div[AU_INDEX[au]]) and div[AU_INDEX[au]] > 1.0, au
+
+
+def test_talking_masks_articulation_but_not_a_smiles_corner_pull() -> None:
+    from edge.spotting.features import AU_INDEX
+    from edge.spotting.gates import Gates
+
+    g = Gates()
+    sigma = np.full(len(AU_NAMES), 0.001)
+    div = None
+    for i in range(40):  # syllables: the lips part and close five times a second at 30 fps
+        disp = np.zeros(len(AU_NAMES))
+        disp[AU_INDEX["AU25"]] = 0.03 if i % 6 < 3 else 0.0
+        div = g.update(i * 33.3, disp, 0.0, sigma)
+    assert g.talking
+    assert np.isinf(div[AU_INDEX["AU25"]]) and np.isinf(div[AU_INDEX["AU17"]])
+    assert np.isfinite(div[AU_INDEX["R12"]]) and np.isfinite(div[AU_INDEX["L12"]]) and np.isfinite(div[AU_INDEX["AU6"]])
+
+
+def test_speech_explains_an_apex_of_lips_or_one_corner_not_a_smile() -> None:
+    from types import SimpleNamespace
+
+    from edge.spotting.features import AU_INDEX
+    from edge.spotting.gates import articulated
+
+    def apex(**z: float) -> SimpleNamespace:
+        v = np.zeros(len(AU_NAMES))
+        for k, x in z.items():
+            v[AU_INDEX[k]] = x
+        return SimpleNamespace(z=v)
+
+    assert not articulated(apex(R12=20.0, L12=18.0, AU6=9.0))  # a smile
+    assert articulated(apex(R12=20.0, L12=3.0))  # one corner: speech as often as contempt
+    assert articulated(apex(AU23=15.0, R12=4.0))  # lips narrowed
+    assert not articulated(apex(AU1=12.0, AU2=10.0))  # brows

@@ -309,3 +309,42 @@ def test_slow_head_drift_that_bends_the_landmarks_is_learnt_and_the_expression_s
     bent = [AU_INDEX[a] for a in ("AU17", "AU23", "R14", "AU16")]
     assert (coef[bent] > 0.03).all(), coef.round(3)
     assert not coef[[AU_INDEX[a] for a in GATE_INPUTS]].any()
+
+
+# -- real faces: long expressions, blinks and talking through them -------------------------------
+
+HAPPY = 3  # FER2013 class index of the emotion CNN
+
+
+def test_a_smile_held_for_ten_seconds_is_one_macro_event_not_a_new_neutral(make_stream) -> None:
+    # Real people hold a smile through a whole answer; the CNN sees it against their neutral.
+    stream = make_stream(fps=30.0, seconds=18.0).expression(SMILE, 3000.0, 10000.0, hold_frac=0.8).emotion_cnn(HAPPY)
+    ev = one_event(run_spotter(spotter(), stream), 30.0, 10000.0)
+    assert ev.type == "macro" and ev.emotion == "happiness"
+
+
+def test_a_long_excursion_the_cnn_does_not_see_is_a_new_rest(make_stream) -> None:
+    # The same displacement with a CNN that stays neutral (a changed posture, a hand on the chin):
+    # after HOLD_CHECK_MS it becomes the neutral instead of an endless event.
+    stream = make_stream(fps=30.0, seconds=12.0).expression(SMILE, 3000.0, 20000.0, hold_frac=0.9)
+    sp = spotter()
+    events = run_spotter(sp, stream.emotion_cnn(None))
+    assert events == [] and sp.rejected["too_long"] == 1
+
+
+def test_a_smile_still_held_when_the_footage_ends_is_reported_to_the_last_frame(make_stream) -> None:
+    stream = make_stream(fps=30.0, seconds=9.0).expression(SMILE, 3000.0, 12000.0, hold_frac=0.8).emotion_cnn(HAPPY)
+    events = run_spotter(spotter(), stream)
+    assert len(events) == 1, [(e.onset_frame, e.offset_frame) for e in events]
+    assert events[0].type == "macro" and events[0].offset_frame == len(stream.t_ms) - 1
+    assert abs(events[0].onset_frame - 90) <= 6
+
+
+def test_blinks_during_a_held_smile_do_not_veto_it(make_stream) -> None:
+    # A laugh narrows the eyes and people blink through a smile: the blink masks the eyes, not the mouth.
+    stream = make_stream(fps=30.0, seconds=9.0).expression(SMILE, 3000.0, 2500.0, hold_frac=0.6)
+    for t in (3700.0, 4400.0):
+        stream.expression({"45": 1.0}, t, 250.0)
+    sp = spotter()
+    ev = one_event(run_spotter(sp, stream.emotion_cnn(HAPPY)), 30.0, 2500.0)
+    assert ev.type == "macro" and ev.emotion == "happiness"
