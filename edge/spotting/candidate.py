@@ -103,9 +103,9 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
                   emotion_shown: bool = False) -> str:
     """Why a candidate is not an expression, or "" if it is one.
 
-    `tail` runs from the offset to the newest frame. A candidate made of the
-    landmark model's lead-in to a blink ends on a blink frame, and one made of
-    its after-effect starts on one. Real people blink, talk and move their heads
+    `tail` runs from the offset to the newest frame. The landmark model drags
+    the brows and the mouth with a closing eye, so a short candidate that
+    overlaps a blink, or ends just before one, is the blink's. Real people blink, talk and move their heads
     through their expressions, though: a candidate longer than any micro
     expression on which the emotion CNN shows an emotion against the person's
     neutral (`emotion_shown`) is an expression whatever happened during it; only
@@ -113,7 +113,7 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     """
     if span[-1].t_ms - span[0].t_ms > max_micro_ms and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
-    if span[0].blink or any(x.blink for x in tail):
+    if any(x.blink for x in span) or any(x.blink for x in tail):
         return "blink"
     if span[0].talking:
         return "talking"

@@ -38,12 +38,15 @@ from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
-from edge.spotting.emotion import CNN_TO_EMOTION, CnnNeutral
+from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
 from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold, articulated
 from edge.spotting.pose_residual import PoseResidual
+from edge.spotting.rest import (
+    HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
+)
 from edge.spotting.smoothing import Boxcar
 
 log = logging.getLogger(__name__)
@@ -59,14 +62,7 @@ FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD un
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
 TRACK_SETTLE_MS = 100.0  # after detection finds a face, the tracked region takes this long to settle on it
-SETTLE_MS = 400.0  # an excursion that stays under the threshold but level this long has settled at a new rest
-SETTLE_FLAT = 0.85  # ... "level": the later half's median score at least this share of the earlier half's
-SETTLE_EMIT_SHARE = 0.5  # ... and it is reported only if that rest is under this share of its peak
 FLOW_CALM_SHARE = 0.5  # the flow alone scoring under this share of the threshold: the image looks neutral
-HOLD_CHECK_MS = 4000.0  # an excursion this long is asked whether it is an expression held or a new rest
-HOLD_CNN_RISE = 0.1  # ... held: some emotion CNN class at least this far over the person's neutral output
-HOLD_LOOK_MS = 1000.0  # ... over its last this many ms
-HELD_SHARE = 0.5  # an excursion open at the end of the footage is reported if over the threshold this share of it
 
 
 class Spotter:
@@ -237,7 +233,8 @@ class Spotter:
     def flush(self) -> list[Event]:
         """End of stream: close an event still open if its offset was already seen."""
         out: list[Event] = self._hold.flush()
-        if self._event and (self._below_since is not None or self._held()):
+        still_held = bool(self._event) and held(self._event, self.cfg.threshold, self.cfg.max_micro_ms)
+        if self._event and (self._below_since is not None or still_held):
             # An expression still held when the footage ends is reported up to its last frame.
             done = self._finish(cap=self._below_since is None)
             if done is not None:
@@ -284,7 +281,7 @@ class Spotter:
         if self._new_rest(s):
             self.rejected["too_long"] += 1
             log.debug("excursion held %.0f ms with no emotion to show for it: a new rest", HOLD_CHECK_MS)
-            self._rebase(s.t_ms, self._last_moments(s.t_ms))
+            self._rebase(s.t_ms, last_moments(self._event, s.t_ms))
             self._abandon()
             self._history.clear()
             return []
@@ -294,44 +291,19 @@ class Spotter:
             self.rejected["too_long"] += 1
             log.debug("excursion longer than %.0f ms: reported so far; its last moments are the new neutral",
                       self.cfg.max_macro_ms)
-            rest = self._last_moments(s.t_ms)
+            rest = last_moments(self._event, s.t_ms)
             done = self._finish(cap=True)
             self._rebase(s.t_ms, rest)
             self._history.clear()
             return [done] if done is not None else []
         return []
 
-    def _emotion_rise(self, samples: list[Sample]) -> float | None:
-        """How far the emotion CNN's strongest class rose over these frames against the person's neutral
-        output (None if the CNN never ran on them or no neutral is known yet)."""
-        outputs = [x.emotion for x in samples if x.emotion is not None]
-        neutral = self._cnn_neutral.value
-        if not outputs or neutral is None:
-            return None
-        k = len(CNN_TO_EMOTION)
-        return float((np.mean(outputs, axis=0)[:k] - neutral[:k]).max())
-
-    def _emotion_shown(self, span: list[Sample]) -> bool:
-        rise = self._emotion_rise(span)
-        return rise is not None and rise >= HOLD_CNN_RISE
-
     def _new_rest(self, s: Sample) -> bool:
-        """At HOLD_CHECK_MS into an excursion: is the face resting somewhere new (leaning, a changed
-        posture, the hand on the chin) rather than holding an expression? A held smile or frown
-        shows in the emotion CNN's output against this person's neutral; a new posture does not."""
+        """Asked once, HOLD_CHECK_MS into an excursion (rest.new_rest)."""
         if self._hold_checked or s.t_ms - self._event[0].t_ms < HOLD_CHECK_MS:
             return False
         self._hold_checked = True
-        rise = self._emotion_rise([x for x in self._event if x.t_ms >= s.t_ms - HOLD_LOOK_MS])
-        # Nothing shows an emotion held (or the CNN never ran): as before, a long excursion is a new rest.
-        return rise is None or rise < HOLD_CNN_RISE
-
-    def _held(self) -> bool:
-        """The open excursion is an expression being held: longer than any micro expression, and over
-        the threshold for most of it (not a flicker of noise that happened to be open)."""
-        span = self._event[-1].t_ms - self._event[0].t_ms
-        above = np.mean([x.score >= self.cfg.threshold for x in self._event])
-        return span > self.cfg.max_micro_ms and above >= HELD_SHARE
+        return new_rest(self._event, s.t_ms, self._cnn_neutral.value)
 
     def _settled(self, s: Sample) -> bool:
         """The score has stayed under the threshold (or, past a micro expression's length, the flow has
@@ -339,11 +311,7 @@ class Spotter:
         (the mouth after speech, a changed posture, landmarks left off), not back to neutral."""
         if s.t_ms - self._above_ms < SETTLE_MS and not self._landmarks_stuck(s):
             return False
-        recent = [x.score for x in self._last_moments(s.t_ms)]
-        half = len(recent) // 2
-        if half < 1:
-            return False
-        return float(np.median(recent[half:])) >= SETTLE_FLAT * float(np.median(recent[:half]))
+        return levelled(self._event, s.t_ms)
 
     def _landmarks_stuck(self, s: Sample) -> bool:
         """Longer than any micro expression, and the image has looked neutral to the flow for
@@ -353,7 +321,7 @@ class Spotter:
     def _settle(self) -> list[tuple[Event, float, float, bool]]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
         now = self._event[-1].t_ms
-        rest = self._last_moments(now)
+        rest = last_moments(self._event, now)
         floor = float(np.median([x.score for x in rest]))
         # A step to a new rest (posture, the mouth after speech) is no expression; an expression
         # that came most of the way back down before its face settled is.
@@ -361,10 +329,6 @@ class Spotter:
         self._rebase(now, rest)
         self.rejected["settled"] += 1
         return [done] if done is not None else []
-
-    def _last_moments(self, now: float) -> list[Sample]:
-        """The current excursion's last SETTLE_MS: where the face is now."""
-        return [x for x in self._event if x.t_ms > now - SETTLE_MS]
 
     def _rebase(self, now: float, rest: list[Sample]) -> None:
         """These samples are the neutral from now on."""
@@ -399,7 +363,7 @@ class Spotter:
                                       duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
         span = frames[ext.on:ext.off + 1]
         reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
-                               self._emotion_shown(span))
+                               emotion_shown(span, self._cnn_neutral.value))
         if reason:
             self.rejected[reason] += 1
             log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)
