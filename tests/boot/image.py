@@ -62,14 +62,14 @@ def wheel(pigen: Path) -> Path:
     return whl
 
 
-def wheelhouse(pigen: Path, arch: str, extra: str | None = None) -> Path:
-    """Every wheel `pip install microexpr[extra]` needs on `arch`, downloaded once per dependency set.
+def wheelhouse(pigen: Path, arch: str, extra: str | None = None, pins: tuple[str, ...] = ()) -> Path:
+    """Every wheel `pip install microexpr[extra] *pins` needs on `arch`, downloaded once per dependency set.
 
     `extra` defaults to the stage's own extras (the image's runtime for its release).
     """
     extra = extra or extras(pigen)
     key = hashlib.sha256(((REPO / "pyproject.toml").read_bytes() + extra.encode() + LGPIO.encode()
-                          + arch.encode())).hexdigest()[:10]
+                          + " ".join(pins).encode() + arch.encode())).hexdigest()[:10]
     house = CACHE / f"wheels-{arch}-{key}"
     if house.is_dir():
         return house
@@ -80,7 +80,7 @@ def wheelhouse(pigen: Path, arch: str, extra: str | None = None) -> Path:
     for p in PLATFORMS[arch]:
         cmd += ["--platform", p]
     # The venv's own pip (ensurepip) resolves the extras; setuptools/wheel are not needed for wheels.
-    cmd += [f"{wheel(pigen)}[{extra}]", LGPIO]
+    cmd += [f"{wheel(pigen)}[{extra}]", LGPIO, *pins]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, f"pip download for {arch} failed:\n{r.stderr[-3000:]}"
     for stale in tmp.glob("microexpr-*.whl"):  # the stage installs the wheel it was given
