@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +14,14 @@ import numpy as np
 from edge import __version__
 from edge.config import Config
 from edge.events.record import Event
+from edge.loop.frames import Done, make_loop
 from edge.sinks import CollectSink, Sink
 from edge.sources.frame import Frame
 from edge.vision.pipeline import STAGES, FacePipeline
 
 log = logging.getLogger(__name__)
+
+DRAIN = object()  # yielded by a frame iterable: finish every frame handed over before the next one (bench turns)
 
 
 @dataclass
@@ -35,6 +38,8 @@ class Analysis:
     threads: dict[str, int] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    loop: str = "serial"  # vision.loop that ran
+    workers: int = 1  # cores the loop spread over
 
     @property
     def fps(self) -> float:
@@ -69,27 +74,34 @@ class Analysis:
 
 
 def analyse(
-    frames: Iterable[Frame],
+    frames: Iterable[Frame | object],
     pipeline: FacePipeline,
     spotter: object | None,
     sinks: Sequence[Sink] = (),
     source_name: str = "",
+    loop: str = "serial",
+    on_done: Callable[[Done], None] | None = None,
+    measure: bool = False,
+    gil_switch_ms: float = 0.0,
 ) -> Analysis:
-    """Run every frame through the pipeline and spotter, feeding the sinks.
+    """Run every frame through the pipeline and spotter (`loop`: edge.loop.frames), feeding the sinks.
 
     Sinks are closed even when the source fails midway, so events found before a
-    truncated file or a lost camera are kept.
+    truncated file or a lost camera are kept; every frame handed to the loop is finished
+    before the spotter is flushed. `on_done` sees each finished frame (the bench's clocks).
     """
     run = Analysis(source=source_name, runtime=f"{pipeline.runtime.name} {pipeline.runtime.version}",
                    threads=dict(pipeline.threads))
     run.stage_ms = {s: [] for s in (*STAGES, "spotting")}
     first_t = last_t = None
     start = time.perf_counter()
-    try:
-        for frame in frames:
-            if spotter is not None and hasattr(spotter, "prepare"):
-                spotter.prepare(frame)  # its optical flow starts beside the landmark model
-            res = pipeline.process(frame)
+    frame_loop = make_loop(loop, pipeline, spotter, measure=measure, gil_switch_ms=gil_switch_ms)
+    run.loop, run.workers = frame_loop.mode, frame_loop.workers
+
+    def finished(done: list[Done]) -> None:
+        nonlocal first_t, last_t
+        for d in done:
+            frame, res = d.frame, d.res
             run.frames += 1
             run.faces += res.face
             run.detections += res.detected
@@ -98,12 +110,22 @@ def analyse(
             for sink in sinks:
                 sink.on_result(frame, res)
             if spotter is not None:
-                t0 = time.perf_counter_ns()
-                events = spotter.update(frame, res)
-                run.stage_ms["spotting"].append((time.perf_counter_ns() - t0) / 1e6)
-                _emit(events, run, sinks, source_name)
+                run.stage_ms["spotting"].append(d.spotting_ms)
+                _emit(d.events, run, sinks, source_name)
             first_t = frame.t_ns if first_t is None else first_t
             last_t = frame.t_ns
+            if on_done is not None:
+                on_done(d)
+
+    try:
+        try:
+            for frame in frames:
+                finished(frame_loop.drain() if frame is DRAIN else frame_loop.put(frame))
+        except BaseException:
+            finished(frame_loop.close())  # every frame handed over, even when the source failed
+            raise
+        finished(frame_loop.close())
+        frame_loop.check()  # a stage that failed on the last frames, after the frames before it
     finally:
         if spotter is not None:
             _emit(spotter.flush(), run, sinks, source_name)
@@ -144,4 +166,5 @@ def analyse_video(path: str | Path, cfg: Config, sinks: Sequence[Sink] = (),
     spotter = make_spotter(cfg, pipeline)
     collect = CollectSink()
     with VideoFileSource(path, realtime=False) as src:
-        return analyse(src.frames(), pipeline, spotter, [collect, *sinks], source_name=Path(path).name)
+        return analyse(src.frames(), pipeline, spotter, [collect, *sinks], source_name=Path(path).name,
+                       loop=cfg.vision.loop, gil_switch_ms=cfg.vision.gil_switch_ms)

@@ -75,7 +75,12 @@ class VisionConfig:
     emotion_every: int = _f(4, "Run the emotion CNN every N frames (and always at a candidate apex).")
     side_thread: bool = _f(True, "Run the emotion CNN and the spotter's optical flow on a second thread, beside the "
                            "landmark model, from the previous frame's landmarks (cuts per-frame latency on 2+ cores).")
-    gil_switch_ms: float = _f(0.5, "With the side thread: Python's GIL switch interval in ms (Python's own is 5). "
+    loop: str = _f("pipelined", "The per-frame loop: 'pipelined' (landmark tracking on one thread; the emotion CNN, the "
+                   "spotter's optical flow, head pose and spotting on another, frames back in order: the serial "
+                   "loop's events, at up to twice its rate on 2+ cores) or 'serial' (every step on one thread: the "
+                   "reference). With one usable core (taskset, CPUAffinity=) the pipelined loop runs inline.")
+    gil_switch_ms: float = _f(0.5, "With the side thread or the pipelined loop's stage threads: Python's GIL switch "
+                              "interval in ms (Python's own is 5). "
                               "The main thread waits up to this long for the GIL when the landmark model returns "
                               "while the side thread runs Python; 0 keeps Python's setting.")
 

@@ -112,6 +112,7 @@ RULES: dict[str, Rule] = {
     "vision.emotion_every": Between(1, 1000),
     "vision.side_thread": Flag(),
     "vision.gil_switch_ms": Between(0, 100),
+    "vision.loop": OneOf(("serial", "pipelined")),
     # The same ranges as the live `set_thresholds` command (edge.publish.commands.THRESHOLD_RANGES).
     "spotting.min_micro_ms": Between(10, 1000),
     "spotting.max_micro_ms": Between(20, 2000),

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
             publisher = _publisher(cfg, outbox, stack)
             current = outbox.current_session()
             sinks.append(OutboxSink(outbox, cfg.device_id, current["id"] if current else "", publisher))
-        result = analyse(src.frames(), pipeline, spotter, sinks, source_name=args.video.name)
+        result = analyse(src.frames(), pipeline, spotter, sinks, source_name=args.video.name,
+                         loop=cfg.vision.loop, gil_switch_ms=cfg.vision.gil_switch_ms)
     print(result.summary())
     return 0
 

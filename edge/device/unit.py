@@ -36,6 +36,7 @@ from edge.device.controls import Controls, Fault
 from edge.device.notify import SystemdNotifier
 from edge.events.record import Event
 from edge.events.writer import OutboxWriter
+from edge.loop.frames import Done, make_loop
 from edge.publish.health import HealthSnapshot, build_health
 from edge.sources.capture import FAILED, LOST, RETRYING, Capture
 from edge.sources.frame import Frame
@@ -47,6 +48,7 @@ SESSION_POLL_S = 0.5  # sessions may also be changed by MQTT commands on another
 FRAME_WAIT_S = 0.1  # longest the loop waits for a frame, so it keeps feeding the watchdog
 FRESH_FRAME_S = 1.0  # the recording LED stays on this long after the last analysed frame
 WRITER_WAIT_S = 4.0  # longest the loop waits on the writer thread (start-up answers, the backlog at stop)
+STUCK_FRAME_S = 1.0  # a frame on its way through the pipelined loop longer than this: a stage is hung, stop feeding
 
 
 class Pipeline(Protocol):
@@ -119,6 +121,9 @@ class Unit:
         self._stats_poll: Future[Any] | None = None
         self._stats: Any = None
         self.gated = cfg.device.analysis == "session" and capture.live  # analyse only during a session
+        # vision.loop: the pipelined loop needs the real pipeline's split steps; a stand-in without them runs serially.
+        mode = cfg.vision.loop if hasattr(pipeline, "track") else "serial"
+        self.loop = make_loop(mode, pipeline, spotter, gil_switch_ms=cfg.vision.gil_switch_ms)
         self._failure = ""  # why a live camera was given up on (a setting it refuses)
 
     def attach_controls(self, controls: Controls) -> None:
@@ -141,6 +146,7 @@ class Unit:
         try:
             rc = self._loop()
         except BaseException:
+            self.loop.abort()  # its stage threads stop; the frames in them are the crash's
             self.writer.stop(WRITER_WAIT_S)  # a crash still commits the events already handed over
             raise
         if self.capture.error is not None:
@@ -173,7 +179,7 @@ class Unit:
                 log.info("frame source ended%s", f": {self.capture.error}" if self.capture.error else "")
                 break
             now = time.monotonic()
-            if feed_every is not None and now - last_feed >= feed_every:
+            if feed_every is not None and now - last_feed >= feed_every and self._flowing():
                 self.notifier.watchdog()
                 last_feed = now
             self._poll_session(now)
@@ -184,24 +190,33 @@ class Unit:
         return self._shutdown()
 
     def _process(self, frame: Frame) -> None:
-        t0 = time.perf_counter_ns()
-        if hasattr(self.spotter, "prepare"):
-            self.spotter.prepare(frame)  # its optical flow starts beside the landmark model
-        res = self.pipeline.process(frame)
-        now = time.monotonic()
-        self._last_frame = now
-        self.snapshot.frames_processed += 1
-        timings = dict(getattr(res, "timings_ms", {}) or {})
-        if getattr(res, "face", False):
-            self._last_face = now
-        if self.clips is not None:
-            self.clips.observe(frame, getattr(res, "box", None))
-        t1 = time.perf_counter_ns()
-        events = self.spotter.update(frame, res)
-        timings["spotting"] = (time.perf_counter_ns() - t1) / 1e6
-        timings["frame"] = (time.perf_counter_ns() - t0) / 1e6
-        self.snapshot.latency.add(timings)
-        self._emit(events)
+        """Hand the frame to the loop (serial: processed now; pipelined: on the stage threads) and
+        finish the frames the loop has done, in frame order."""
+        self._finished(self.loop.put(frame))
+
+    def _finished(self, done: list[Done]) -> None:
+        for d in done:
+            frame, res = d.frame, d.res
+            now = time.monotonic()
+            self._last_frame = now
+            self.snapshot.frames_processed += 1
+            timings = dict(getattr(res, "timings_ms", {}) or {})
+            if getattr(res, "face", False):
+                self._last_face = now
+            if self.clips is not None:
+                self.clips.observe(frame, getattr(res, "box", None))
+            timings["spotting"] = d.spotting_ms
+            timings["frame"] = (d.done_ns - d.put_ns) / 1e6  # handed to the loop -> done
+            self.snapshot.latency.add(timings)
+            self._emit(d.events)
+
+    def _flowing(self) -> bool:
+        """No frame stuck in the loop: the watchdog is fed only while frames flow through every stage."""
+        return self.loop.oldest_pending_s() < STUCK_FRAME_S
+
+    def _settle(self) -> None:
+        """Finish every frame handed to the loop: before the spotter is flushed or reset on this thread."""
+        self._finished(self.loop.drain())
 
     def _emit(self, events: list[Event]) -> None:
         for ev in events:
@@ -239,6 +254,7 @@ class Unit:
     def _apply_session(self, cur: dict[str, Any] | None) -> None:
         sid = cur["id"] if cur else ""
         if sid != self._session:
+            self._settle()
             self._emit(self.spotter.flush())  # an event in progress belongs to the old session
             if self.gated and sid and hasattr(self.spotter, "reset"):
                 self.spotter.reset()  # a new interview: a new face, a new neutral baseline
@@ -247,6 +263,7 @@ class Unit:
                 log.info("session %s: frames are %s", sid or "ended", "analysed" if sid else "no longer analysed")
 
     def _toggle_session(self) -> None:
+        self._settle()
         self._emit(self.spotter.flush())
 
         def toggle(outbox: Any) -> dict[str, Any] | None:
@@ -353,6 +370,8 @@ class Unit:
         self.notifier.stopping("finishing the current event")
         started = time.monotonic()
         self.capture.stop(1.0)
+        self._finished(self.loop.close())  # every frame handed over is finished before the flush
+        self.loop.check()
         self._emit(self.spotter.flush())
         if self.clips is not None:
             self.clips.flush(timeout=1.0)

@@ -16,7 +16,8 @@ from edge.device.notify import SystemdNotifier
 from edge.device.unit import Unit
 from edge.events.outbox import open_outbox
 from edge.sources import open_source
-from edge.sources.capture import Capture, poll_budget_s
+from edge.loop.frames import wait_budget_s
+from edge.sources.capture import Capture
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def build_unit(cfg: Config, stack: ExitStack, environ: Mapping[str, str] | None 
     outbox = stack.enter_context(open_outbox(cfg))
     capture = Capture(lambda: open_source(cfg.source), cfg.source.queue_frames, live=live,
                       drop_when_full=live or cfg.source.realtime,
-                      poll_s=poll_budget_s(cfg.source.wait, cfg.source.fps))
+                      poll_s=wait_budget_s(cfg.source.wait, cfg.source.fps, cfg.vision.loop))
     log.info("waiting for frames: %s", f"poll up to {capture.poll_s * 1e3:.1f} ms" if capture.poll_s else "sleep")
     stack.callback(capture.stop, 1.0)
     clips = None

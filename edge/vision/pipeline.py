@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,12 +45,20 @@ class FaceResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: `taskset` and systemd's CPUAffinity= narrow it, os.cpu_count() does not see them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_threads(model: str, configured: int) -> int:
     """Threads per model: a second XNNPACK thread only for the landmark model, and only with
     cores to spare (4+, the Pi 5); on 2 cores it measured slower (docs/benchmarks.md)."""
     if configured > 0:
         return configured
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     return 2 if model == "face_landmark" and cores >= 4 else 1
 
 
@@ -136,14 +144,32 @@ class FacePipeline:
             self._switch_before = None
 
     def process(self, frame: Frame) -> FaceResult:
-        early: Future[tuple[np.ndarray, float]] | None = None
-        if self.side is not None and self._previous is not None and self._since_emotion + 1 >= self.emotion_every:
-            early = self.side.submit(self._classify_timed, frame.image, self._previous)
+        """The whole frame (the serial loop): tracking, with the emotion CNN beside it when due."""
+        early = self.start_emotion(frame, self.side)
         try:
-            res = self._track(frame)
-        finally:
-            # Joined on every path: the CNN's interpreter must be idle before anyone else calls it.
-            emotion, ms = early.result() if early is not None else (None, 0.0)
+            res = self.track(frame)
+        except BaseException:
+            if early is not None:  # joined on every path: the CNN's interpreter must be idle before anyone else calls it
+                early.exception()
+            raise
+        return self.finish(frame, res, early)
+
+    def start_emotion(self, frame: Frame, executor: Executor | None) -> Future[tuple[np.ndarray, float]] | None:
+        """Start the emotion CNN on `executor` from the previous frame's landmarks if it is due on this frame.
+
+        Split from `track` so the pipelined loop (edge.loop) can run it on the spotting stage in frame
+        order, with exactly the serial loop's schedule and inputs."""
+        if executor is not None and self._previous is not None and self._since_emotion + 1 >= self.emotion_every:
+            return executor.submit(self._classify_timed, frame.image, self._previous)
+        return None
+
+    def finish(self, frame: Frame, res: FaceResult, early: Future[tuple[np.ndarray, float]] | None) -> FaceResult:
+        """After tracking: head pose, and the emotion CNN's output (joined from `early`, or run now when due)."""
+        emotion, ms = early.result() if early is not None else (None, 0.0)
+        if res.landmarks is not None:
+            t0 = time.perf_counter_ns()
+            res.pose = head_pose(res.landmarks)
+            res.timings_ms["pose"] = (time.perf_counter_ns() - t0) / 1e6
         self._previous = res.landmarks
         if early is not None and res.face and not res.detected:  # re-detected: the old crop may miss the face
             res.emotion = emotion
@@ -159,8 +185,9 @@ class FacePipeline:
         t0 = time.perf_counter_ns()
         return self.emotion.classify(image, landmarks), (time.perf_counter_ns() - t0) / 1e6
 
-    def _track(self, frame: Frame) -> FaceResult:
-        """Detection if lost, landmarks, pose."""
+    def track(self, frame: Frame) -> FaceResult:
+        """Detection if lost, landmarks, the next frame's region: everything the next frame's tracking
+        waits for, and nothing else (pose and emotion are `finish`'s)."""
         res = FaceResult(frame.index, frame.t_ns)
         t = res.timings_ms
         image = frame.image
@@ -185,11 +212,8 @@ class FacePipeline:
             if presence < self.presence_threshold:
                 return res
         res.face, res.landmarks, res.presence = True, lm, presence
-        t0 = time.perf_counter_ns()
         res.box = bounds(lm)
         self._roi = follow(self._roi, roi_from_landmarks(lm, res.box), ROI_GAIN, ROI_JUMP)  # None after a detection
-        res.pose = head_pose(lm)
-        t["pose"] = (time.perf_counter_ns() - t0) / 1e6
         return res
 
     def classify_emotion(self, frame: Frame, res: FaceResult) -> np.ndarray | None:
