@@ -10,19 +10,22 @@ processing (pipeline, spotter, sinks), with no change to the loop itself.
 from __future__ import annotations
 
 import logging
+import os
 import resource
+import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from edge.analysis import Analysis, analyse
+from edge.analysis import DRAIN, Analysis, analyse
+from edge.loop.frames import Done
 from edge.bench.footage import looped
 from edge.bench.report import cpu_ticks, steal_pct
 from edge.errors import InputError
 from edge.sources.base import FrameSource
 from edge.sources.capture import Capture
 from edge.sources.frame import Frame
-from edge.vision.pipeline import FacePipeline
+from edge.vision.pipeline import FacePipeline, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class Pass:
     busy_ms: list[float] = field(default_factory=list)  # per frame: handed over -> next frame asked for
     latency_ms: list[float] = field(default_factory=list)  # per frame: due time -> processing done
     mediapipe_s: float = 0.0
+    mediapipe_cpu_s: float = 0.0  # the process's CPU time during MediaPipe's turns (taken out of cpu_s)
     mediapipe_frames: int = 0
     mediapipe_faces: int = 0
     dropped: int = 0
@@ -49,12 +53,43 @@ class Pass:
     start_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: handed over (monotonic ms)
     cpu_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: the loop thread's own CPU time
     switched: list[bool] = field(default_factory=list)  # realtime pass, per frame: the kernel switched the thread out
+    frame_ms: list[float] = field(default_factory=list)  # per frame: handed to the loop -> done (all its stages)
+    done_latency_ms: list[float] = field(default_factory=list)  # realtime pass, per frame: due -> done
+    cpu_s: float = 0.0  # the process's CPU time over the pass, every thread
+    stage_cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # pipelined: per stage thread, per frame
+    stage_wall_ms: dict[str, list[float]] = field(default_factory=dict)
+    stage_stalls: list[float] = field(default_factory=list)  # pipelined: per stage and frame, wall - CPU when not switched out
+    loop: str = "serial"
+    workers: int = 1
+    cores: int = 0  # usable cores during the pass
+
+    def on_done(self, d: Done) -> None:
+        """Each finished frame: its time through the loop, and per stage thread its CPU and wall time."""
+        self.frame_ms.append((d.done_ns - d.put_ns) / 1e6)
+        for name, ms in d.stage_cpu_ms.items():
+            wall = d.stage_wall_ms[name]
+            self.stage_cpu_ms.setdefault(name, []).append(ms)
+            self.stage_wall_ms.setdefault(name, []).append(wall)
+            if not d.stage_switched.get(name, True):
+                self.stage_stalls.append(wall - ms)
+
+    def on_done_due(self, d: Done) -> None:
+        """A replayed frame finished: `on_done`, and its latency from its due time (its stamp)."""
+        self.on_done(d)
+        self.done_latency_ms.append((d.done_ns - d.frame.t_ns) / 1e6)
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        """The process's CPU time (all threads) per frame: comparable across machines, runs and loops."""
+        n = self.analysis.frames
+        return 1000.0 * self.cpu_s / n if n else 0.0
 
     @property
     def fps(self) -> float:
-        """Frames per second of processing time (MediaPipe's turns excluded)."""
-        busy = sum(self.busy_ms) / 1e3
-        return len(self.busy_ms) / busy if busy > 0 else 0.0
+        """Frames per second of the pass's wall time, MediaPipe's turns excluded (with the pipelined
+        loop a frame's own time overlaps the next ones', so only the wall clock counts them right)."""
+        busy = self.wall_s - self.mediapipe_s
+        return self.analysis.frames / busy if busy > 0 else 0.0
 
     @property
     def mediapipe_fps(self) -> float:
@@ -91,10 +126,11 @@ class MediaPipeMesh:
 
 
 def _timed(frames: Iterable[Frame], p: Pass, between: Callable[[int], None] | None = None,
-           due_ns: bool = False) -> Iterator[Frame]:
+           due_ns: bool = False) -> Iterator[Frame | object]:
     clock = time.monotonic_ns
     for i, frame in enumerate(frames):
         if between is not None and i % BLOCK == 0:
+            yield DRAIN  # our frames handed over are finished before MediaPipe's turn: no overlap
             between(i)
         if due_ns:
             c0, s0 = time.thread_time_ns(), _switches()
@@ -117,26 +153,31 @@ def _switches() -> int:
 
 
 def throughput(frames: Sequence[Frame], count: int, period_ns: int, pipeline: FacePipeline, spotter: object | None,
-               mediapipe: MediaPipeMesh | None = None, name: str = "") -> Pass:
+               mediapipe: MediaPipeMesh | None = None, name: str = "", loop: str = "serial",
+               gil_switch_ms: float = 0.0) -> Pass:
     """`count` frames as fast as they go; MediaPipe, if given, takes alternate turns of BLOCK
     frames on the very same frames, so both see the same load on a shared machine."""
     stream = list(looped(frames, count, period_ns))
     holder: list[Pass] = []
 
     def mediapipe_turn(start: int) -> None:
+        c = time.process_time()
         n, faces, s = mediapipe.run(stream[start:start + BLOCK])
         p = holder[0]
+        p.mediapipe_cpu_s += time.process_time() - c
         p.mediapipe_frames += n
         p.mediapipe_faces += faces
         p.mediapipe_s += s
 
-    p = Pass(Analysis(source=name))
+    p = Pass(Analysis(source=name), cores=usable_cores())
     holder.append(p)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     p.analysis = analyse(_timed(stream, p, mediapipe_turn if mediapipe else None), pipeline, spotter,
-                         source_name=name)
+                         source_name=name, loop=loop, on_done=p.on_done, measure=True, gil_switch_ms=gil_switch_ms)
     p.wall_s = time.perf_counter() - t0
+    p.cpu_s = time.process_time() - c0 - p.mediapipe_cpu_s
     p.frames_in = count
+    p.loop, p.workers = p.analysis.loop, p.analysis.workers
     return p
 
 
@@ -164,7 +205,8 @@ class PacedReplay(FrameSource):
 
 
 def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int, pipeline: FacePipeline,
-             spotter: object | None, name: str = "", poll_s: float = 0.0) -> Pass:
+             spotter: object | None, name: str = "", poll_s: float = 0.0, loop: str = "serial",
+             gil_switch_ms: float = 0.0) -> Pass:
     """Replay at camera rate through the unit's capture thread and bounded queue (dropping
     the oldest frame when full, as with a live camera, and waiting for frames as the unit's
     `source.wait` says); latency runs from each frame's due time."""
@@ -180,12 +222,16 @@ def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int
             elif capture.ended:
                 return
 
-    t0, ticks = time.perf_counter(), cpu_ticks()
+    t0, ticks, c0 = time.perf_counter(), cpu_ticks(), time.process_time()
     capture.start()
     try:
-        p.analysis = analyse(_timed(queued(), p, due_ns=True), pipeline, spotter, source_name=name)
+        p.analysis = analyse(_timed(queued(), p, due_ns=True), pipeline, spotter, source_name=name, loop=loop,
+                             on_done=p.on_done_due,
+                             measure=True, gil_switch_ms=gil_switch_ms)
     finally:
         capture.stop()
+    p.cpu_s = time.process_time() - c0
+    p.loop, p.workers, p.cores = p.analysis.loop, p.analysis.workers, usable_cores()
     p.wall_s = time.perf_counter() - t0
     p.steal_pct = steal_pct(ticks, cpu_ticks())
     stats = capture.stats()
@@ -193,3 +239,69 @@ def realtime(frames: Sequence[Frame], rate: float, count: int, queue_frames: int
         raise InputError(f"replay failed: {capture.error}")
     p.dropped, p.frames_in = stats.frames_dropped, stats.frames_in  # frames_in counts dropped ones too
     return p
+
+
+def restrict_cores(cpus: set[int]) -> set[int]:
+    """Pin every thread of this process (interpreter pools included) to `cpus`; the previous set is
+    returned for `restrict_cores` to put back. Threads started later inherit their creator's set."""
+    before = os.sched_getaffinity(0)
+    for tid in _threads():
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return before
+
+
+def _threads() -> list[int]:
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
+@dataclass
+class Scaling:
+    """Throughput on one core and on every usable core, passes alternating (the host's load swings
+    reach both alike), medians reported."""
+
+    cores: int
+    one_core_fps: list[float] = field(default_factory=list)
+    all_cores_fps: list[float] = field(default_factory=list)
+    one_core_cpu_ms: list[float] = field(default_factory=list)
+    all_cores_cpu_ms: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def _median(v: list[float]) -> float:
+        return float(statistics.median(v)) if v else 0.0
+
+    def summary(self) -> dict[str, float]:
+        one, every = self._median(self.one_core_fps), self._median(self.all_cores_fps)
+        return {"cores": self.cores, "rounds": len(self.one_core_fps), "one_core_fps": round(one, 1),
+                "all_cores_fps": round(every, 1), "speedup": round(every / one, 3) if one else 0.0,
+                "one_core_cpu_ms_per_frame": round(self._median(self.one_core_cpu_ms), 3),
+                "all_cores_cpu_ms_per_frame": round(self._median(self.all_cores_cpu_ms), 3),
+                "one_core_runs_fps": [round(x, 1) for x in self.one_core_fps],
+                "all_cores_runs_fps": [round(x, 1) for x in self.all_cores_fps]}
+
+
+def scaling(frames: Sequence[Frame], count: int, period_ns: int, pipeline: FacePipeline,
+            new_spotter: Callable[[], object | None], rounds: int, name: str = "", loop: str = "pipelined",
+            gil_switch_ms: float = 0.0) -> Scaling:
+    """`rounds` pairs of throughput passes, one core then every usable core, in one process: the
+    loop's workers follow the affinity, as under `taskset -c 0` against the whole machine."""
+    allowed = os.sched_getaffinity(0)
+    out = Scaling(cores=len(allowed))
+    one = {min(allowed)}
+    for _ in range(rounds):
+        for cpus, fps, cpu in ((one, out.one_core_fps, out.one_core_cpu_ms),
+                               (allowed, out.all_cores_fps, out.all_cores_cpu_ms)):
+            before = restrict_cores(cpus)
+            try:
+                pipeline.reset()
+                p = throughput(frames, count, period_ns, pipeline, new_spotter(), None, name, loop, gil_switch_ms)
+            finally:
+                restrict_cores(before)
+            fps.append(p.fps)
+            cpu.append(p.cpu_ms_per_frame)
+    return out

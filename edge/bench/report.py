@@ -103,6 +103,15 @@ class BenchReport:
     mediapipe_fps: float | None = None
     mediapipe_faces: int | None = None
     ratio: float | None = None
+    loop: str = "serial"  # vision.loop of the passes
+    cores: int = 0  # usable cores (sched_getaffinity) during the throughput pass
+    workers: int = 1  # threads the loop spread a frame's work over
+    cpu_ms_per_frame: float | None = None  # the process's CPU time, every thread, per frame (MediaPipe's turns out)
+    stages_cpu_ms: dict[str, float] | None = None  # pipelined: mean CPU ms per frame of each stage thread
+    stages_busy_ms: dict[str, float] | None = None  # pipelined: mean wall ms per frame each stage thread was busy
+    limiting_stage: str | None = None  # the stage that bounds throughput (the busiest; the whole frame when serial)
+    scaling: dict[str, Any] | None = None  # throughput on one core and on all usable cores, alternating passes
+    replay_cpu_ms_per_frame: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -123,6 +132,18 @@ class BenchReport:
         for stage, s in self.stages_ms.items():
             runs = f"  ({s['runs']} runs)" if "runs" in s else ""
             lines.append(f"  {stage:10} p50 {s['p50']:7.3f} ms  p99 {s['p99']:7.3f} ms{runs}")
+        lines.append(f"loop      {self.loop} on {self.cores} usable cores ({self.workers} workers); CPU "
+                     f"{self.cpu_ms_per_frame or 0:.3f} ms per frame over all threads; limiting stage "
+                     f"{self.limiting_stage}")
+        if self.stages_cpu_ms:
+            lines.append("  stage threads, per frame: " + ", ".join(
+                f"{k} CPU {v:.3f} ms busy {(self.stages_busy_ms or {}).get(k, 0):.3f} ms"
+                for k, v in self.stages_cpu_ms.items()))
+        if self.scaling:
+            sc = self.scaling
+            lines.append(f"scaling   1 core {sc['one_core_fps']:.1f} fps, {sc['cores']} cores {sc['all_cores_fps']:.1f} fps:"
+                         f" x{sc['speedup']:.2f} (medians of {sc['rounds']} alternating pairs; CPU ms per frame "
+                         f"{sc['one_core_cpu_ms_per_frame']:.3f} / {sc['all_cores_cpu_ms_per_frame']:.3f})")
         lines.append(f"per frame p50 {self.frame_ms['p50']:.3f} ms  p99 {self.frame_ms['p99']:.3f} ms "
                      "(handed over -> processed, spotting included)")
         if self.mediapipe_fps is not None:

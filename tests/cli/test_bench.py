@@ -24,7 +24,7 @@ def _stats_ok(s: dict) -> None:
 
 def test_bench_json_has_every_field(head_motion_clip_120):
     r = microexpr("bench", str(head_motion_clip_120), "--json", "--compare", "mediapipe", "--rate", "120",
-                  "--seconds", "1")
+                  "--seconds", "1", "--loop", "serial", "--scaling-rounds", "0")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["decoded_frames"] == 120 and d["frames"] == 120 and d["faces"] == 120, "1 s at 120 fps, a face in each"
@@ -58,6 +58,36 @@ def test_bench_json_has_every_field(head_motion_clip_120):
     assert set(d["threads"]) == {"face_detection", "face_landmark", "emotion"}
     assert all(n >= 1 for n in d["threads"].values()) and d["os_threads"] >= 2
     assert d["machine"]["cores"] >= 1 and d["machine"]["cpu"]
+    assert d["loop"] == "serial" and d["workers"] == 1 and "scaling" not in d
+    assert d["cpu_ms_per_frame"] > 0 and d["limiting_stage"].startswith("frame")
+
+
+def test_bench_pipelined_reports_cores_cpu_per_frame_the_limiting_stage_and_scaling(head_motion_clip_120):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    r = microexpr("bench", str(head_motion_clip_120), "--json", "--rate", "120", "--seconds", "1",
+                  "--scaling-rounds", "2")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["loop"] == "pipelined" and d["cores"] == cores and d["workers"] == cores
+    assert d["frames"] == 120 and d["replay_frames"] + d["dropped"] == 120
+    # CPU per frame over every thread: at least the stage threads' own CPU time, within what 120 frames can take
+    assert 0 < d["cpu_ms_per_frame"] < 1000
+    if cores > 1:
+        assert set(d["stages_cpu_ms"]) == {"track", "spot"} and d["limiting_stage"] in ("track", "spot")
+        assert sum(d["stages_cpu_ms"].values()) <= d["cpu_ms_per_frame"] * 1.05 + 0.05
+        assert all(d["stages_busy_ms"][k] > 0 for k in ("track", "spot"))
+        assert d["replay_wait"] == "sleep"  # auto: the stage threads keep the cores; the caller blocks
+        assert "latency_without_host_stalls_ms" not in d
+    hs = d["replay_host_stalls"]
+    assert hs["stalled_ms"] >= hs["longest_ms"] >= 0 and 0 <= hs["frames"]
+    sc = d["scaling"]
+    assert sc["cores"] == cores and sc["rounds"] == 2
+    assert len(sc["one_core_runs_fps"]) == len(sc["all_cores_runs_fps"]) == 2
+    assert sc["one_core_fps"] > 0 and sc["all_cores_fps"] > 0
+    assert sc["speedup"] == pytest.approx(sc["all_cores_fps"] / sc["one_core_fps"], rel=0.01)
+    assert sc["one_core_cpu_ms_per_frame"] > 0 and sc["all_cores_cpu_ms_per_frame"] > 0
 
 
 def test_bench_text_loops_a_short_clip(head_motion_clip):
@@ -66,6 +96,7 @@ def test_bench_text_loops_a_short_clip(head_motion_clip):
     assert "60 frames decoded" in r.stdout and "90 frames per pass" in r.stdout, "3 s of a 2 s clip at 30 fps: looped"
     assert "fps (detect, landmarks, pose, emotion, spotting)" in r.stdout
     assert "peak RSS" in r.stdout and "mediapipe" not in r.stdout
+    assert "scaling   1 core" in r.stdout and "CPU" in r.stdout and "limiting stage" in r.stdout
 
 
 @pytest.mark.parametrize("args, message", [
