@@ -15,11 +15,15 @@ class Frame:
     once at the source saves a copy per model). `t_ns` is a monotonic timestamp in
     nanoseconds: the sensor timestamp on a camera, the container timestamp in a
     video file. Frame rates are derived from timestamps, never assumed.
+
+    `luma` is the camera's own grey (the Y plane, HxW uint8) when the source delivers YUV420:
+    the spotter's optical flow crops it directly instead of converting RGB back to grey.
     """
 
     image: np.ndarray
     t_ns: int
     index: int
+    luma: np.ndarray | None = None
 
     @property
     def t_ms(self) -> float:

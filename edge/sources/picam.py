@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from edge.config import SourceConfig
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # picamera2 names formats after libcamera's DRM fourccs: "BGR888" arrays are
 # [R, G, B] per pixel, which is what the models eat, so no conversion is needed.
 RGB_FORMAT = "BGR888"
+YUV_FORMAT = "YUV420"  # planar I420: the Y plane, then U and V at half size (picamera2 arrays: (h * 3/2, w))
 BUFFERS = 6
 AE_FLICKER_MANUAL = 1  # libcamera's AeFlickerModeEnum.FlickerManual
 
@@ -90,9 +92,13 @@ class PiCameraSource(FrameSource):
         stream: str = "lores",
         camera_num: int = 0,
         mains_hz: int = 50,
+        pixel_format: str = "rgb",
     ) -> None:
         if stream not in ("lores", "main"):
             raise ConfigError(f"source.stream: must be 'lores' or 'main', got {stream!r}")
+        if pixel_format not in ("rgb", "yuv420"):
+            raise ConfigError(f"source.format: must be 'rgb' or 'yuv420', got {pixel_format!r}")
+        self.format = RGB_FORMAT if pixel_format == "rgb" else YUV_FORMAT
         module = _import_picamera2()
         Picamera2 = module.Picamera2
         try:
@@ -146,6 +152,7 @@ class PiCameraSource(FrameSource):
             stream=cfg.stream,
             camera_num=cfg.camera_index,
             mains_hz=cfg.mains_hz,
+            pixel_format=cfg.format,
         )
 
     def _configure(self, width: int, height: int) -> tuple[int, int]:
@@ -153,8 +160,8 @@ class PiCameraSource(FrameSource):
         main_size = (min(width, self.mode.size[0]) & ~1, min(height, self.mode.size[1]) & ~1)
         lores_size = ((main_size[0] // 2) & ~1, (main_size[1] // 2) & ~1)
         config = self._cam.create_video_configuration(
-            main={"size": main_size, "format": RGB_FORMAT if self.stream == "main" else "YUV420"},
-            lores={"size": lores_size, "format": RGB_FORMAT} if self.stream == "lores" else None,
+            main={"size": main_size, "format": self.format if self.stream == "main" else YUV_FORMAT},
+            lores={"size": lores_size, "format": self.format} if self.stream == "lores" else None,
             sensor={"output_size": self.mode.size, "bit_depth": self.mode.bit_depth},
             controls=self.controls,
             buffer_count=BUFFERS,
@@ -166,9 +173,9 @@ class PiCameraSource(FrameSource):
         except Exception as e:  # picamera2 raises RuntimeError for a configuration libcamera refuses
             raise ConfigError(_refused(self.stream, asked, e)) from None
         applied = self._cam.camera_configuration()[self.stream]
-        if applied["format"] != RGB_FORMAT:
+        if applied["format"] != self.format:
             raise ConfigError(f"source.stream: the camera delivers the {self.stream} stream as {applied['format']}, "
-                              f"not {RGB_FORMAT}")
+                              f"not {self.format}")
         size = (int(applied["size"][0]), int(applied["size"][1]))
         if size != tuple(asked["size"]):
             log.info("picamera2: %s stream adjusted by libcamera to %dx%d (asked %dx%d)", self.stream, *size,
@@ -216,10 +223,22 @@ class PiCameraSource(FrameSource):
                     log.warning("%s: no SensorTimestamp in metadata; using arrival time", self.name)
                     warned = True
                 t_ns = time.monotonic_ns()
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise SourceError(f"{self.name}: unexpected {self.stream} array shape {image.shape}")
-            yield Frame(np.ascontiguousarray(image), int(t_ns), index)
+            yield self._frame(image, int(t_ns), index)
             index += 1
+
+    def _frame(self, image: np.ndarray, t_ns: int, index: int) -> Frame:
+        """RGB for the models; with YUV420 also the Y plane, which the spotter's flow crops as it is.
+
+        The conversion runs here, on the capture thread, so it overlaps the analysis stages."""
+        if self.format == YUV_FORMAT:
+            w, h = self.frame_size
+            if image.ndim != 2 or image.shape[0] * 2 != h * 3 or image.shape[1] < w:
+                raise SourceError(f"{self.name}: unexpected {self.stream} YUV420 array shape {image.shape}")
+            planes = np.ascontiguousarray(image[:, :w])
+            return Frame(cv2.cvtColor(planes, cv2.COLOR_YUV2RGB_I420), t_ns, index, luma=planes[:h])
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise SourceError(f"{self.name}: unexpected {self.stream} array shape {image.shape}")
+        return Frame(np.ascontiguousarray(image), t_ns, index)
 
     def close(self) -> None:
         if self._closed:
@@ -237,6 +256,6 @@ def _refused(stream: str, asked: dict[str, Any], error: Exception) -> str:
     w, h = asked["size"]
     if stream == "lores" and "YUV" in why:
         return (f"source.stream: the camera refuses a {w}x{h} {asked['format']} lores stream ({why}); "
-                "a Pi 4 gives lores only as YUV: set source.stream = 'main'")
+                "a Pi 4 gives lores only as YUV: set source.format = 'yuv420' or source.stream = 'main'")
     return (f"source.width, source.height, source.stream: the camera refuses a {w}x{h} {asked['format']} "
             f"{stream} stream ({why})")

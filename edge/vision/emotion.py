@@ -34,10 +34,13 @@ class EmotionClassifier:
         self._grey = np.empty((INPUT, INPUT), dtype=np.uint8)
 
     def aligned_face(self, image: np.ndarray, lm: np.ndarray) -> np.ndarray:
-        """64x64 grey face, eyes level (a view of an internal buffer)."""
+        """64x64 grey face, eyes level (a view of an internal buffer); `image` RGB, or grey (a luma plane)."""
         m = face_crop_roi(lm).crop_to_image(INPUT)
-        cv2.warpAffine(image, m, (INPUT, INPUT), dst=self._rgb,
-                       flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        flags = cv2.INTER_AREA | cv2.WARP_INVERSE_MAP
+        if image.ndim == 2:
+            cv2.warpAffine(image, m, (INPUT, INPUT), dst=self._grey, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            return self._grey
+        cv2.warpAffine(image, m, (INPUT, INPUT), dst=self._rgb, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY, dst=self._grey)
         return self._grey
 

@@ -22,6 +22,7 @@ import pytest
 from edge.config import load_config
 from edge.errors import ConfigError, SourceError
 from edge.sources import open_source
+from edge.sources.frame import Frame
 from edge.sources.picam import PiCameraSource, choose_sensor_mode
 
 # What picamera2 reports for a Camera Module 3 (IMX708), trimmed to the used keys.
@@ -50,8 +51,10 @@ class FakeRequest:
         cfg = self.cam.camera_config[name]
         w, h = cfg["size"]
         self.cam.arrays_made.append(name)
-        if cfg["format"] == "YUV420":
-            return np.zeros((h * 3 // 2, w), np.uint8)
+        if cfg["format"] == "YUV420":  # I420: Y (a per-frame level plus a ramp), then U and V at mid grey
+            a = np.full((h * 3 // 2, w), 128, np.uint8)
+            a[:h] = (self.n * 7 + np.arange(w)[None, :] // 8) % 200 + 30
+            return a
         a = np.zeros((h, w, 3), np.uint8)
         a[..., 0] = self.n % 256  # channel 0 = R for "BGR888", as picamera2 documents
         return a
@@ -429,3 +432,35 @@ def test_mains_frequency_comes_from_the_config(fake_picamera2):
     src.close()
     with pytest.raises(ConfigError, match=r"source\.mains_hz: must be 0, 50 or 60, got 55"):
         load_config(overrides={"source.mains_hz": 55}, environ={})
+
+
+def test_yuv420_frames_carry_rgb_for_the_models_and_the_luma_plane_for_the_flow(fake_picamera2):
+    cfg = load_config(overrides={"source.kind": "picamera2", "source.fps": 120, "source.format": "yuv420"},
+                      environ={})
+    src = open_source(cfg.source)
+    cam = fake_picamera2.instances[-1]
+    assert cam.config["lores"]["format"] == "YUV420" and cam.config["main"]["format"] == "YUV420"
+    it = src.frames()
+    frames = [next(it) for _ in range(3)]
+    w, h = src.frame_size
+    for f in frames:
+        assert f.image.shape == (h, w, 3) and f.luma is not None and f.luma.shape == (h, w)
+        expected = (f.index * 7 + np.arange(w)[None, :] // 8) % 200 + 30
+        assert (f.luma == np.broadcast_to(expected, (h, w))).all()  # the Y plane itself, untouched
+        # U = V = 128: no colour, so RGB is the luma's grey on every channel (within rounding of the conversion)
+        assert np.abs(f.image.astype(int) - f.luma[..., None].astype(int)).max() <= 40
+        assert (f.image[..., 0] == f.image[..., 1]).all() and (f.image[..., 1] == f.image[..., 2]).all()
+    assert cam.captured == cam.released == 3
+    src.close()
+
+
+def test_the_spotter_gets_the_luma_plane_and_the_models_rgb():
+    from edge.loop.frames import spot_view
+
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    luma = np.full((4, 6), 77, np.uint8)
+    f = Frame(rgb, 5, 2, luma=luma)
+    v = spot_view(f)
+    assert v.image is luma and (v.t_ns, v.index) == (5, 2)
+    plain = Frame(rgb, 5, 2)
+    assert spot_view(plain) is plain
