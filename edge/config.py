@@ -55,6 +55,9 @@ class SourceConfig:
     mains_hz: int = _f(50, "Mains frequency of the room's lighting for picamera2 (50 or 60; 0 = ignore): a fixed "
                            "exposure is rounded to whole flicker periods where the frame period allows, auto "
                            "exposure avoids the flicker period.")
+    format: str = _f("rgb", "picamera2 pixel format of the stream handed on: 'rgb' (the ISP converts) or 'yuv420' "
+                            "(converted to RGB on the capture thread; the spotter's optical flow crops the Y plane "
+                            "directly, with no grey conversion; a Pi 4 gives the lores stream only this way).")
     stream: str = _f("lores", "picamera2 stream handed to the pipeline: 'lores' (half size, cheaper copy) or 'main'.")
     realtime: bool = _f(False, "Pace a video file to its own frame rate instead of as fast as possible.")
     queue_frames: int = _f(24, "Bounded queue between capture and processing; when full, frames are dropped and "
@@ -75,6 +78,9 @@ class VisionConfig:
     emotion_every: int = _f(4, "Run the emotion CNN every N frames (and always at a candidate apex).")
     side_thread: bool = _f(True, "Run the emotion CNN and the spotter's optical flow on a second thread, beside the "
                            "landmark model, from the previous frame's landmarks (cuts per-frame latency on 2+ cores).")
+    landmark_precision: str = _f("auto", "Landmark model arithmetic: 'fp16' (the derived model that hints XNNPACK to "
+                                 "compute in fp16 where the CPU can: 64-bit ARM such as the Pi 5; elsewhere it runs "
+                                 "as fp32), 'fp32' (MediaPipe's model as fetched) or 'auto' (fp16 on aarch64).")
     loop: str = _f("pipelined", "The per-frame loop: 'pipelined' (landmark tracking on one thread; the emotion CNN, the "
                    "spotter's optical flow, head pose and spotting on another, frames back in order: the serial "
                    "loop's events, at up to twice its rate on 2+ cores) or 'serial' (every step on one thread: the "

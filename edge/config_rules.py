@@ -102,6 +102,7 @@ RULES: dict[str, Rule] = {
     "source.analogue_gain": Between(1, 64),
     "source.mains_hz": OneOf((0, 50, 60)),
     "source.stream": OneOf(("lores", "main")),
+    "source.format": OneOf(("rgb", "yuv420")),
     "source.realtime": Flag(),
     "source.queue_frames": Between(1, 10_000),
     "source.wait": OneOf(("auto", "sleep", "poll")),
@@ -113,6 +114,7 @@ RULES: dict[str, Rule] = {
     "vision.side_thread": Flag(),
     "vision.gil_switch_ms": Between(0, 100),
     "vision.loop": OneOf(("serial", "pipelined")),
+    "vision.landmark_precision": OneOf(("auto", "fp32", "fp16")),
     # The same ranges as the live `set_thresholds` command (edge.publish.commands.THRESHOLD_RANGES).
     "spotting.min_micro_ms": Between(10, 1000),
     "spotting.max_micro_ms": Between(20, 2000),

@@ -33,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
         bad += state != "ok"
         wheel = manifest.wheels[spec.wheel]
         print(f"{state:8} {spec.file:36} {wheel.package}=={wheel.version:9} {spec.license:11} {spec.sha256[:16]}")
+    for name, d in manifest.derived.items():
+        path = manifest.path(name)
+        state = "ok" if path.is_file() and sha256_of(path) == d.sha256 else "MISSING" if not path.is_file() else "ALTERED"
+        # Optional: without it the float model serves (deriving needs ai-edge-litert's schema).
+        print(f"{state:8} {d.file:36} derived from {d.source} ({d.metadata_key}={d.metadata_value}) {d.sha256[:16]}")
     try:
         rt = find_runtime()
         print(f"runtime  {rt.name} {rt.version}")

@@ -99,6 +99,12 @@ class SpotContext:
         return self._pipeline.classify_emotion(frame, res)
 
 
+def spot_view(frame: Frame) -> Frame:
+    """The frame as the spotter sees it: the camera's luma plane where the source gave one (its flow
+    crops grey straight from it, no RGB round trip), else the frame itself."""
+    return frame if frame.luma is None else Frame(frame.luma, frame.t_ns, frame.index)
+
+
 class SerialLoop:
     """The reference: every step of a frame on the caller's thread, one frame after the other."""
 
@@ -112,14 +118,15 @@ class SerialLoop:
     def put(self, frame: Frame) -> list[Done]:
         put_ns = time.monotonic_ns()
         spotter = self.spotter
+        view = spot_view(frame)
         if spotter is not None and hasattr(spotter, "prepare"):
-            spotter.prepare(frame)  # its optical flow starts beside the landmark model
+            spotter.prepare(view)  # its optical flow starts beside the landmark model
         res = self.pipeline.process(frame)
         events: list[Event] = []
         ms = 0.0
         if spotter is not None:
             t0 = time.perf_counter_ns()
-            events = spotter.update(frame, res)
+            events = spotter.update(view, res)
             ms = (time.perf_counter_ns() - t0) / 1e6
         return [Done(frame, res, events, ms, time.monotonic_ns(), put_ns)]
 
@@ -188,13 +195,14 @@ class PipelinedLoop:
 
     def _spot(self, item: _Item) -> _Item:
         frame, spotter = item.frame, self.spotter
+        view = spot_view(frame)
         early = self.pipeline.start_emotion(frame, self._side)
         if spotter is not None and hasattr(spotter, "prepare"):
-            spotter.prepare(frame)
+            spotter.prepare(view)
         res = self.pipeline.finish(frame, item.res, early)
         if spotter is not None:
             t0 = time.perf_counter_ns()
-            item.events = spotter.update(frame, res)
+            item.events = spotter.update(view, res)
             item.spotting_ms = (time.perf_counter_ns() - t0) / 1e6
         item.done_ns = time.monotonic_ns()
         return item

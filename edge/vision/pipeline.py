@@ -18,7 +18,9 @@ from edge.vision.detector import FaceDetector
 from edge.vision.emotion import EmotionClassifier
 from edge.vision.geometry import bounds, follow
 from edge.vision.landmarks import FaceLandmarker, roi_from_detection, roi_from_landmarks
-from edge.vision.models import Manifest, load_manifest, models_version, verify_all
+from edge.errors import ModelError
+from edge.vision.fp16 import wants_fp16
+from edge.vision.models import Manifest, load_manifest, models_version, verify, verify_all
 from edge.vision.pose import HeadPose, head_pose
 from edge.vision.runtime import Runtime, find_runtime, load_interpreter
 
@@ -81,21 +83,25 @@ class FacePipeline:
         runtime: Runtime | None = None,
         side_thread: bool = False,
         gil_switch_ms: float = 0.0,
+        landmark_precision: str = "fp32",
     ) -> None:
         self.manifest: Manifest = load_manifest(models_dir)
         paths = verify_all(self.manifest)
+        self.landmark_model = self._landmark_model(paths, landmark_precision)
         self.runtime = runtime or find_runtime()
         self.threads = {name: default_threads(name, threads) for name in paths}
         self.detector = FaceDetector(
             load_interpreter(paths["face_detection"], self.threads["face_detection"], self.runtime), detect_threshold
         )
         self.landmarker = FaceLandmarker(
-            load_interpreter(paths["face_landmark"], self.threads["face_landmark"], self.runtime)
+            load_interpreter(paths[self.landmark_model], self.threads["face_landmark"], self.runtime)
         )
         self.emotion = EmotionClassifier(load_interpreter(paths["emotion"], self.threads["emotion"], self.runtime))
         self.presence_threshold = presence_threshold
         self.emotion_every = max(1, emotion_every)
         self.models_version = models_version(self.manifest)
+        if self.landmark_model != "face_landmark":
+            self.models_version += f"+{self.landmark_model}:{self.manifest.derived[self.landmark_model].sha256[:8]}"
         self._roi = None
         self._since_emotion = 0
         self._previous: np.ndarray | None = None  # last frame's landmarks, None when it had no face
@@ -122,7 +128,21 @@ class FacePipeline:
             runtime=runtime,
             side_thread=cfg.side_thread,
             gil_switch_ms=cfg.gil_switch_ms,
+            landmark_precision=cfg.landmark_precision,
         )
+
+    def _landmark_model(self, paths: dict[str, Path], precision: str) -> str:
+        """The landmark model to load: the fp16-hinted one where `precision` wants it and it verifies."""
+        name = "face_landmark_fp16"
+        if not wants_fp16(precision) or name not in self.manifest.derived:
+            return "face_landmark"
+        try:
+            paths[name] = verify(self.manifest, name)
+        except ModelError as e:
+            log.warning("fp16 landmark model unavailable, using the float one: %s", e)
+            return "face_landmark"
+        log.info("landmark model: %s (XNNPACK computes in fp16 where the CPU has fp16 arithmetic)", name)
+        return name
 
     @property
     def previous_landmarks(self) -> np.ndarray | None:
