@@ -26,18 +26,14 @@ from edge.synth.realtex import RealSpec, generate_real, pingpong
 
 pytestmark = pytest.mark.slow  # tracks, warps and encodes a real clip
 
-REPO = Path(__file__).resolve().parents[2]
-CANDIDATES = (REPO / "footage" / "clips" / "single_face.mp4", Path("/tmp/realfoot/clips/single_face.mp4"))
 HEADER = "video,onset,apex,offset,type,emotion,aus,note\n"
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    src = next((p for p in CANDIDATES if p.is_file()), None)
-    if src is None:
-        pytest.skip("single_face.mp4 not fetched (microexpr footage fetch)")
+def clip(tmp_path_factory, real_footage) -> Path:
+    """single_face.mp4 as `make setup` fetched and verified it (a missing clip fails in real_footage)."""
     d = tmp_path_factory.mktemp("clip")
-    return Path(shutil.copy(src, d / "single_face.mp4"))
+    return Path(shutil.copy(real_footage.clips_dir / "single_face.mp4", d / "single_face.mp4"))
 
 
 @pytest.fixture(scope="module")
