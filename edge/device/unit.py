@@ -178,6 +178,8 @@ class Unit:
             elif self.capture.ended and (self.exit_at_end or self.capture.error is not None):
                 log.info("frame source ended%s", f": {self.capture.error}" if self.capture.error else "")
                 break
+            if frame is None:
+                self._finished(self.loop.take())  # no frame to push them out: the last ones the stages finished
             now = time.monotonic()
             if feed_every is not None and now - last_feed >= feed_every and self._flowing():
                 self.notifier.watchdog()

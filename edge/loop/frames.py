@@ -63,6 +63,7 @@ class FrameLoop(Protocol):
     workers: int
 
     def put(self, frame: Frame) -> list[Done]: ...
+    def take(self) -> list[Done]: ...
     def drain(self) -> list[Done]: ...
     def close(self) -> list[Done]: ...
     def check(self) -> None: ...
@@ -129,6 +130,9 @@ class SerialLoop:
             events = spotter.update(view, res)
             ms = (time.perf_counter_ns() - t0) / 1e6
         return [Done(frame, res, events, ms, time.monotonic_ns(), put_ns)]
+
+    def take(self) -> list[Done]:
+        return []
 
     def drain(self) -> list[Done]:
         return []
@@ -213,6 +217,10 @@ class PipelinedLoop:
         if self._stages is None:
             return [self._done_inline(self._spot(self._track(_Item(frame, put_ns=time.monotonic_ns()))))]
         return [self._done(s) for s in self._stages.put(_Item(frame))]
+
+    def take(self) -> list[Done]:
+        """The frames finished by now, without waiting (the caller has no new frame to hand over)."""
+        return [self._done(s) for s in self._stages.take()] if self._stages is not None else []
 
     def drain(self) -> list[Done]:
         return [self._done(s) for s in self._stages.drain()] if self._stages is not None else []
