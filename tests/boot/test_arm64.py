@@ -43,6 +43,8 @@ RUNTIMES = {
     "litert": ("pi,litert", "/opt/microexpr/venv-litert", (), "litert"),
     "litert-1.4": ("pi,litert", "/opt/microexpr/venv-litert14", ("ai-edge-litert==1.4.0",), "litert"),
 }
+# The replays' fixture emulates a Pi for about 10 min, a first run also makes the arm64 root (about 20).
+pytestmark = pytest.mark.timeout(3600)
 RUNTIME_PACKAGE = {"tflite": "tflite-runtime", "litert": "ai-edge-litert", "litert-1.4": "ai-edge-litert"}
 LANDMARK_TOL_PX = 1.0
 LANDMARK_MEDIAN_TOL_PX = 0.15

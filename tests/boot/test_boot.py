@@ -39,6 +39,9 @@ CLIP = "/srv/microexpr-test/replay.mp4"
 UNIT = "microexpr.service"
 PREFIX = f"microexpr/{DEVICE}"
 
+# A first run also makes the amd64 root (about 2 min); the boot itself takes about 1.5.
+pytestmark = pytest.mark.timeout(1200)
+
 PIN_DROPIN = """\
 # The boot test's additions to the unchanged unit (tests/boot/test_boot.py).
 [Service]
