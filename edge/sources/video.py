@@ -28,12 +28,17 @@ def open_quietly(path: Path) -> "cv2.VideoCapture":
     and OpenCV ("backend is generally available but can't be used") would say it first, in their words.
     """
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL)
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    # Not every OpenCV build exposes its log level (the Pi's and older wheels lack cv2.utils.logging):
+    # there only FFmpeg is quietened.
+    levels = getattr(getattr(cv2, "utils", None), "logging", None)
+    if levels is None:
+        return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    previous = levels.getLogLevel()
+    levels.setLogLevel(levels.LOG_LEVEL_ERROR)
     try:
         return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     finally:
-        cv2.utils.logging.setLogLevel(previous)
+        levels.setLogLevel(previous)
 
 
 class VideoFileSource(FrameSource):
