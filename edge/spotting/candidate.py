@@ -19,6 +19,7 @@ from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
+BLINK_OVERRIDE = 3.0  # ... peaking at this many times the threshold with the eyes open
 UNRELIABLE_SHARE = 0.3  # a longer candidate with more of its frames unreliable (fit residual) than this is head motion
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
@@ -113,7 +114,7 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     """
     if span[-1].t_ms - span[0].t_ms > max_micro_ms and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
-    if any(x.blink for x in span) or any(x.blink for x in tail):
+    if any(x.blink for x in span + tail) and not _clear_of_blink(span, threshold):
         return "blink"
     if span[0].talking:
         return "talking"
@@ -125,6 +126,13 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     if any(x.unreliable for x in span):
         return "head_motion"
     return ""
+
+
+def _clear_of_blink(span: list[Sample], threshold: float) -> bool:
+    """A short candidate that overlaps a blink still stands if it peaks well over the threshold on
+    frames with the eyes open: a real flash of a smile a blink interrupts, not the blink's leak."""
+    open_eyes = [x.score for x in span if not x.blink]
+    return bool(open_eyes) and max(open_eyes) >= BLINK_OVERRIDE * threshold
 
 
 def _earlier(t_ms: float, newest_first: Iterable[Sample], window_ms: float) -> Sample | None:

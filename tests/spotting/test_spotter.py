@@ -348,3 +348,17 @@ def test_blinks_during_a_held_smile_do_not_veto_it(make_stream) -> None:
     sp = spotter()
     ev = one_event(run_spotter(sp, stream.emotion_cnn(HAPPY)), 30.0, 2500.0)
     assert ev.type == "macro" and ev.emotion == "happiness"
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0])
+def test_a_strong_flash_a_blink_interrupts_is_kept_and_a_weak_one_is_the_blinks(make_stream, fps) -> None:
+    # Real people blink during a flash of a smile; the landmark model's blink leak is weak.
+    blink_at = ONSET_MS + 150.0
+    broad = {"6": 1.5, "12": 1.5}
+    strong = make_stream(fps=fps, seconds=5.0).expression(broad, ONSET_MS, 400.0).expression({"45": 1.0}, blink_at, 250.0)
+    ev = one_event(run_spotter(spotter(), strong), fps, 400.0)
+    assert ev.type == "micro" and ev.emotion == "happiness"
+    weak = make_stream(fps=fps, seconds=5.0).expression({"6": 0.12, "12": 0.12}, ONSET_MS, 400.0)
+    sp = spotter()
+    assert run_spotter(sp, weak.expression({"45": 1.0}, blink_at, 250.0)) == []
+
