@@ -4,9 +4,14 @@
 set -euo pipefail
 list=${1:-scripts/system-deps.txt}
 mapfile -t pkgs < <(grep -vE '^\s*(#|$)' "$list")
+# What installed packages provide counts as installed: NodeSource's nodejs provides npm, and asking
+# apt for Debian's npm beside it fails on held broken packages.
+provided=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | awk '$1 == "ii" {$1 = ""; print}' | tr -d ',' | tr '\n' ' ') "
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  [[ "$provided" == *" $p "* ]] && continue
+  missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
