@@ -11,9 +11,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge.events.record import Event
+from edge.events.record import EMOTIONS, Event
 from edge.spotting.candidate import Extent, Sample
-from edge.spotting.emotion import CNN_WEIGHT, classify
+from edge.spotting.emotion import CNN_WEIGHT, classify, involved_aus
+from edge.spotting.episodes import CHANNEL_EMOTION, Episode
 from edge.spotting.features import FeatureExtractor
 from edge.spotting.flow_aus import flow_intensities
 
@@ -46,6 +47,27 @@ def describe(frames: list[Sample], ext: Extent, fx: FeatureExtractor, flow_sigma
         onset_utc=utc(frames[on].t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(frames[off].t_ns),
         duration_ms=round(ext.duration_ms, 1), type=ext.kind, emotion=emotion, confidence=confidence,
         scores=scores, aus=aus, head_pose=head_pose(top.pose), versions=dict(versions), video=video,
+    )
+
+
+def describe_episode(ep: Episode, fx: FeatureExtractor, utc: Callable[[int], str], versions: dict[str, str],
+                     video: str) -> Event:
+    """The event record of an emotion episode (episodes.py): a macro expression named by the CNN channel
+    that rose; its scores are the channels' rises at the apex, its AUs the landmarks' near the apex."""
+    first, top, last = ep.onset, ep.samples[ep.apex], ep.offset
+    rise = np.clip(ep.rises[ep.apex], 0.0, None)
+    total = float(rise.sum()) or 1.0
+    scores = {e: 0.0 for e in EMOTIONS}
+    for i, name in enumerate(CHANNEL_EMOTION):
+        scores[name] = round(float(rise[i]) / total, 4)
+    near = [x for x in ep.samples if abs(x.t_ms - top.t_ms) <= 100.0] or [top]
+    intensity = fx.intensities(np.mean([x.disp for x in near], axis=0))
+    return Event(
+        onset_frame=first.index, apex_frame=top.index, offset_frame=last.index,
+        onset_utc=utc(first.t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(last.t_ns),
+        duration_ms=round(last.t_ms - first.t_ms, 1), type="macro", emotion=ep.emotion,
+        confidence=round(min(1.0, ep.peak), 3), scores=scores, aus=involved_aus(intensity, ep.emotion),
+        head_pose=head_pose(top.pose), versions=dict(versions), video=video,
     )
 
 

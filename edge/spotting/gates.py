@@ -234,6 +234,10 @@ class TalkHold:
                 out.append(ev)
         return out, talking
 
+    def onsets(self) -> list[int]:
+        """Onset frames of the events still waiting."""
+        return [int(ev.onset_frame) for _, ev, _, _ in self._pending]
+
     def flush(self) -> list[Any]:
         """End of stream: whatever still waits is reported (no more talking can show)."""
         out = [ev for _, ev, _, _ in self._pending]

@@ -36,9 +36,10 @@ from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
-from edge.spotting.describe import describe
+from edge.spotting.describe import describe, describe_episode
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import CnnNeutral
+from edge.spotting.episodes import EmotionEpisodes, EpisodeQueue
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
@@ -84,6 +85,7 @@ class Spotter:
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
                                          "flow_drift": 0, "settled": 0}
+        self._episode_queue = EpisodeQueue()  # outlives reset(): it holds episodes of the subject just lost
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -116,6 +118,7 @@ class Spotter:
         self._found_ms = -np.inf  # when detection last (re)found the face
         self._reported_ms = -np.inf  # offset of the last event reported
         self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
+        self._episodes = EmotionEpisodes()  # macro expressions the emotion CNN sees (episodes.py)
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -161,10 +164,12 @@ class Spotter:
         self._times.observe(t_ns)
         if t_ms <= self._last_t:
             log.warning("frame %s: timestamp went backwards; restarting the baseline", frame.index)
+            self._episode_queue = EpisodeQueue()
             self.reset()
         self._last_t = t_ms
         if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
-            return self._face_lost(t_ms)
+            self._episode_queue.add(self._episodes.flush())
+            return self._with_episodes(self._face_lost(t_ms))
         self._lost_since = None
         if getattr(res, "detected", False):
             self._found_ms = t_ms
@@ -210,13 +215,26 @@ class Spotter:
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
                     centre=centre, shift=shift, angles=angles, estimates=estimates)
         self._maybe_classify(frame, res, s)
+        self._episode_queue.add(self._episodes.update(s))
         if not base.ready:
             base.add(t_ms, f)
             self._calm(s)
             self._remember(s)
             self._cnn_neutral.add(s.emotion)
-            return []
-        return self._release(s, self._step(s, f))
+            return self._with_episodes([])
+        return self._with_episodes(self._release(s, self._step(s, f)))
+
+    def _with_episodes(self, events: list[Event], final: bool = False) -> list[Event]:
+        """The spotter's events, then the emotion episodes it can no longer overlap (EpisodeQueue)."""
+        for ev in events:
+            self._episode_queue.reported(ev.onset_frame, ev.offset_frame)
+        busy = [x.index for x in itertools.islice(itertools.chain(self._history, self._event), 1)]
+        busy += self._hold.onsets()
+        ready = self._episode_queue.ready(None if final else min(busy, default=None))
+        out = events + [describe_episode(ep, self._fx, self._utc, self.versions, self.video) for ep in ready]
+        for ev in out[len(events):]:
+            ev.clock_synced = self._times.synced
+        return out
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
@@ -240,7 +258,9 @@ class Spotter:
             if done is not None:
                 out.append(done[0])
         self._abandon()
-        return out
+        self._history.clear()
+        self._episode_queue.add(self._episodes.flush())
+        return self._with_episodes(out, final=True)
 
     # -- state machine ------------------------------------------------------
 

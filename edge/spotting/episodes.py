@@ -1,0 +1,236 @@
+"""Macro expressions the emotion CNN sees: one class's probability rising well above this person's usual level.
+
+Why a second detector beside the AU excursions: on real faces the excursion spotter
+seldom sees a neutral face to measure from. People talk through their expressions,
+move their heads and hold a smile for half a minute, so the landmark and flow
+estimates sit many noise units off most of the time and one excursion swallows
+several expressions (docs/spotting.md, "Real faces"). The emotion CNN was trained
+on real faces: a broad smile, a laugh, a gasp of surprise move its output whether
+or not the mouth is talking, and its output falls back when the expression ends.
+
+The level an expression is measured from is the 20th percentile of each class's
+probability over the last minute (a low percentile, so a smile held for most of a
+minute does not become the person's "usual"); an episode starts when one class
+rises START above it and lasts while the strongest rise stays above STAY. Gaps
+shorter than MERGE_MS within one emotion are bridged (a laugh's breaths), and an
+episode shorter than MIN_MS is not one: the CNN runs every few frames and its
+single-frame jumps are noise; micro expressions are the AU spotter's job.
+
+FER2013's "fear" answers raised brows over an open mouth, which on every real clip
+here was surprise: the two classes form one channel named surprise (fear still
+comes from the AU prototypes of the excursion spotter). There is no contempt class.
+Plain numpy on the spotter's samples; no camera stack.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.spotting.candidate import Sample
+from edge.spotting.features import AU_INDEX
+
+WINDOW_MS = 60_000.0  # the person's usual level: over the last minute of CNN outputs
+QUANTILE = 20.0  # ... its 20th percentile (a long smile must not become "usual")
+START = 0.5  # a class probability this far above its usual level starts an episode
+STAY = 0.1  # ... which lasts while the strongest rise stays above this
+MERGE_MS = 500.0  # a dip shorter than this inside one emotion does not end it
+MIN_MS = 500.0  # shorter is noise (or a micro expression: the AU spotter's)
+WARMUP_MS = 1500.0  # the usual level needs this much footage first
+RECOMPUTE_MS = 100.0  # the usual level is recomputed at most this often
+EXTEND_MS = 2000.0  # onset and offset follow the channel's action units at most this far beyond the CNN's
+EXTEND_SHARE = 0.5  # ... while they stay above this share of their rise at the apex
+MIN_AU_RISE = 0.004  # IOD; a channel whose AUs rose less than this (5 landmark noise floors) keeps the CNN's extent
+
+# FER2013 output order: angry, disgust, fear, happy, sad, surprise, neutral.
+CHANNEL_EMOTION: tuple[str, ...] = ("anger", "disgust", "surprise", "happiness", "sadness")
+CHANNEL_AUS: tuple[tuple[str, ...], ...] = (  # what each channel's expression moves (EMFACS)
+    ("AU4",), ("AU9", "AU10"), ("AU1", "AU2", "AU26"), ("R12", "L12", "AU6"), ("AU1", "AU4", "AU15"),
+)
+_FOLD = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1],
+                  [0, 0, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float64)  # 7 CNN classes -> 5 channels
+
+
+@dataclass
+class Episode:
+    """One emotion episode: its CNN samples (the spotter's Samples that carry a CNN output)."""
+
+    channel: int
+    samples: list[Sample] = field(default_factory=list)
+    rises: list[np.ndarray] = field(default_factory=list)  # per sample: each channel's rise over usual
+    last_above_ms: float = 0.0  # last sample whose rise stayed above STAY
+    first: Sample | None = None  # the extent, once the action units have widened it (else the CNN samples')
+    last: Sample | None = None
+    level: float = 0.0  # the channel's AU level the extent follows
+
+    @property
+    def emotion(self) -> str:
+        return CHANNEL_EMOTION[self.channel]
+
+    @property
+    def apex(self) -> int:
+        """Index of the sample where the episode's own channel rose most."""
+        return int(np.argmax([r[self.channel] for r in self.rises]))
+
+    @property
+    def peak(self) -> float:
+        return float(self.rises[self.apex][self.channel])
+
+    @property
+    def onset(self) -> Sample:
+        return self.first or self.samples[0]
+
+    @property
+    def offset(self) -> Sample:
+        return self.last or self.samples[-1]
+
+    def duration_ms(self) -> float:
+        return self.offset.t_ms - self.onset.t_ms
+
+
+def channel_aus(disp: np.ndarray) -> np.ndarray:
+    """Per channel, the mean landmark displacement of the action units its expression moves."""
+    return np.array([np.mean([disp[AU_INDEX[a]] for a in aus]) for aus in CHANNEL_AUS])
+
+
+class EmotionEpisodes:
+    """Streaming: `update(sample)` on every frame, returns the episodes that ended."""
+
+    def __init__(self) -> None:
+        self._history: deque[tuple[float, np.ndarray]] = deque()  # (t_ms, 5 channels)
+        self._usual: np.ndarray | None = None
+        self._usual_ms = -np.inf
+        self._first_ms: float | None = None
+        self._open: Episode | None = None
+        self._frames: deque[tuple[Sample, np.ndarray]] = deque()  # every frame of the last minute, channel AUs
+        self._finishing: list[Episode] = []  # closed by the CNN, the offset still following the AUs
+
+    def reset(self) -> None:
+        self.__init__()
+
+    def update(self, s: Sample) -> list[Episode]:
+        """Feed one frame's sample (its CNN output may be None: nothing to learn from it)."""
+        if self._first_ms is None:
+            self._first_ms = s.t_ms
+        self._frames.append((s, channel_aus(s.disp)))
+        while self._frames[0][0].t_ms < s.t_ms - WINDOW_MS:
+            self._frames.popleft()
+        done = self._follow(s)
+        ep = self._open
+        if ep is not None and s.t_ms - ep.last_above_ms > MERGE_MS:
+            self._close()
+        if s.emotion is None:
+            return done
+        ch = np.asarray(s.emotion, dtype=np.float64) @ _FOLD
+        self._learn(s.t_ms, ch)
+        if self._usual is None or s.t_ms - self._first_ms < WARMUP_MS:
+            return done
+        rise = ch - self._usual
+        best = int(np.argmax(rise))
+        ep = self._open
+        if ep is None:
+            if rise[best] >= START:
+                self._start(best, s, rise)
+            return done
+        if rise[ep.channel] >= STAY:
+            ep.samples.append(s)
+            ep.rises.append(rise)
+            ep.last_above_ms = s.t_ms
+        elif rise[best] >= START:  # another emotion took over at once (crying into surprise)
+            self._close()
+            self._start(best, s, rise)
+        return done
+
+    def _start(self, channel: int, s: Sample, rise: np.ndarray) -> None:
+        self._open = Episode(channel, [s], [rise], s.t_ms)
+
+    def flush(self) -> list[Episode]:
+        """End of stream or face lost: the episode under way ends at its last sample above STAY."""
+        self._close()
+        done, self._finishing = self._finishing, []
+        return done
+
+    def _close(self) -> None:
+        """The CNN says the episode is over: widen its onset along its action units and let its offset
+        follow them (`_follow`); too short an episode is dropped."""
+        ep, self._open = self._open, None
+        if ep is None:
+            return
+        keep = [i for i, s in enumerate(ep.samples) if s.t_ms <= ep.last_above_ms]
+        ep.samples = [ep.samples[i] for i in keep]
+        ep.rises = [ep.rises[i] for i in keep]
+        if not ep.samples or ep.duration_ms() < MIN_MS:
+            return
+        t_on, t_off, ch = ep.samples[0].t_ms, ep.samples[-1].t_ms, ep.channel
+        frames = list(self._frames)
+        before = np.array([v[ch] for s, v in frames if s.t_ms <= t_on])
+        inside = [v[ch] for s, v in frames if t_on <= s.t_ms <= t_off]
+        base = float(np.percentile(before, QUANTILE)) if len(before) else 0.0
+        if len(before) and inside and max(inside) - base >= MIN_AU_RISE:
+            ep.level = base + EXTEND_SHARE * (max(inside) - base)
+            for s, v in reversed([f for f in frames if f[0].t_ms < t_on]):
+                if v[ch] < ep.level or t_on - s.t_ms > EXTEND_MS:
+                    break
+                ep.first = s
+            ep.last = ep.samples[-1]
+            for s, v in (f for f in frames if f[0].t_ms > t_off):  # the frames seen since its last CNN sample
+                if not self._extends(ep, s, v):
+                    ep.level = np.inf  # the extension has stopped
+                    break
+        else:
+            ep.level = np.inf
+        self._finishing.append(ep)
+
+    def _extends(self, ep: Episode, s: Sample, v: np.ndarray) -> bool:
+        if v[ep.channel] < ep.level or s.t_ms - ep.samples[-1].t_ms > EXTEND_MS:
+            return False
+        ep.last = s
+        return True
+
+    def _follow(self, s: Sample) -> list[Episode]:
+        """Episodes whose offset has stopped following their action units at this frame."""
+        done, still = [], []
+        v = self._frames[-1][1]
+        for ep in self._finishing:
+            (still if ep.level != np.inf and self._extends(ep, s, v) else done).append(ep)
+        self._finishing = still
+        return done
+
+    def _learn(self, t_ms: float, ch: np.ndarray) -> None:
+        self._history.append((t_ms, ch))
+        while self._history and self._history[0][0] < t_ms - WINDOW_MS:
+            self._history.popleft()
+        if t_ms - self._usual_ms >= RECOMPUTE_MS:
+            self._usual = np.percentile(np.stack([c for _, c in self._history]), QUANTILE, axis=0)
+            self._usual_ms = t_ms
+
+
+class EpisodeQueue:
+    """Episodes wait until the excursion spotter has decided about the same moments, and one that
+    overlaps an event it reported is dropped: one expression, one event (the spotter's, whose
+    onset and apex come from the AUs and are the more precise)."""
+
+    def __init__(self, remember: int = 64) -> None:
+        self._pending: list[Episode] = []
+        self._reported: deque[tuple[int, int]] = deque(maxlen=remember)  # (onset, offset) frame indices
+
+    def add(self, episodes: list[Episode]) -> None:
+        self._pending.extend(episodes)
+
+    def reported(self, onset_frame: int, offset_frame: int) -> None:
+        self._reported.append((onset_frame, offset_frame))
+
+    def ready(self, busy_from: int | None) -> list[Episode]:
+        """The pending episodes that end before frame `busy_from` (the earliest frame the spotter may
+        still report; None: it has nothing left to report), minus those it already reported."""
+        out, wait = [], []
+        for ep in self._pending:
+            on, off = ep.onset.index, ep.offset.index
+            if busy_from is not None and off >= busy_from:
+                wait.append(ep)
+            elif not any(a <= off and b >= on for a, b in self._reported):
+                out.append(ep)
+        self._pending = wait
+        return out

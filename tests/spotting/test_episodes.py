@@ -1,0 +1,130 @@
+"""The emotion-episode detector (edge/spotting/episodes.py) on scripted CNN outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.spotting.candidate import Sample
+from edge.spotting.describe import describe_episode
+from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes, EpisodeQueue
+from edge.spotting.features import AU_NAMES, FeatureExtractor
+
+FPS = 30.0
+EVERY = 3  # the CNN runs every third frame, as the pipeline's emotion_every does
+CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NEUTRAL = np.array([0.05, 0.02, 0.05, 0.05, 0.1, 0.03, 0.7])
+
+
+def softmax_with(cls: str, p: float) -> np.ndarray:
+    """The neutral output with `p` of probability moved to class `cls`."""
+    out = NEUTRAL * (1.0 - p)
+    out[CLASSES.index(cls)] += p
+    return out
+
+
+SMILE_AUS = [AU_NAMES.index(a) for a in ("R12", "L12", "AU6")]
+
+
+def sample(i: int, emotion: np.ndarray | None, smile: float = 0.0) -> Sample:
+    """Frame i; `smile`: the landmark displacement (IOD) of the lip corners and cheeks."""
+    t_ms = i * 1000.0 / FPS
+    disp = np.zeros(len(AU_NAMES))
+    disp[SMILE_AUS] = smile
+    return Sample(t_ms, int(t_ms * 1e6), i, 0.0, disp, np.eye(3), 0.0, False, None, emotion, t_ms)
+
+
+def run(script: list[tuple[float, str, float]], seconds: float,
+        smile: tuple[float, float, float] | None = None) -> list:
+    """Feed `seconds` of footage; `script`: (start s, class, probability) held until the next entry;
+    `smile`: (from s, to s, IOD) the lip corners and cheeks are displaced."""
+    det, out = EmotionEpisodes(), []
+    for i in range(int(seconds * FPS)):
+        t = i / FPS
+        current = [(cls, p) for start, cls, p in script if start <= t]
+        cls, p = current[-1] if current else ("neutral", 0.0)
+        emotion = softmax_with(cls, p) if i % EVERY == 0 else None
+        lift = smile[2] if smile and smile[0] <= t < smile[1] else 0.0
+        out += det.update(sample(i, emotion, lift))
+    return out + det.flush()
+
+
+def test_a_smile_held_two_seconds_is_one_happiness_episode_with_its_extent() -> None:
+    eps = run([(10.0, "happy", 0.8), (12.0, "neutral", 0.0)], 20.0)
+    assert len(eps) == 1
+    ep = eps[0]
+    assert ep.emotion == "happiness"
+    assert ep.samples[0].index == pytest.approx(10.0 * FPS, abs=EVERY)
+    assert ep.samples[-1].index == pytest.approx(12.0 * FPS, abs=EVERY)
+    assert ep.peak == pytest.approx(0.8 * (1 - NEUTRAL[3]), abs=0.02)
+
+
+def test_the_extent_follows_the_smile_s_action_units_beyond_the_cnn_s_up_to_a_limit() -> None:
+    (ep,) = run([(10.0, "happy", 0.8), (12.0, "neutral", 0.0)], 20.0, smile=(9.0, 12.8, 0.03))
+    assert ep.onset.index == pytest.approx(9.0 * FPS, abs=1)  # the lip corners rose a second early
+    assert ep.offset.index == pytest.approx(12.8 * FPS, abs=1)
+    (held,) = run([(10.0, "happy", 0.8), (12.0, "neutral", 0.0)], 25.0, smile=(6.0, 18.0, 0.03))
+    assert held.onset.t_ms == pytest.approx(10_000.0 - EXTEND_MS, abs=40.0)
+    assert held.offset.t_ms == pytest.approx(held.samples[-1].t_ms + EXTEND_MS, abs=40.0)
+    (faint,) = run([(10.0, "happy", 0.8), (12.0, "neutral", 0.0)], 20.0, smile=(9.0, 12.8, MIN_AU_RISE / 2))
+    assert (faint.onset, faint.offset) == (faint.samples[0], faint.samples[-1])  # too faint to follow
+
+
+def test_a_blip_shorter_than_the_minimum_is_not_an_episode() -> None:
+    short = (MIN_MS - 150.0) / 1000.0
+    assert run([(10.0, "happy", 0.9), (10.0 + short, "neutral", 0.0)], 15.0) == []
+
+
+def test_a_dip_shorter_than_the_merge_time_does_not_end_a_laugh_and_a_longer_one_does() -> None:
+    dip = (MERGE_MS - 200.0) / 1000.0
+    one = run([(10.0, "happy", 0.8), (11.0, "neutral", 0.0), (11.0 + dip, "happy", 0.8), (12.0, "neutral", 0.0)],
+              20.0)
+    assert len(one) == 1 and one[0].duration_ms() > 1800.0
+    long_dip = (MERGE_MS + 400.0) / 1000.0
+    two = run([(10.0, "happy", 0.8), (11.0, "neutral", 0.0), (11.0 + long_dip, "happy", 0.8),
+               (13.0, "neutral", 0.0)], 20.0)
+    assert len(two) == 2
+
+
+def test_fear_and_surprise_are_one_channel_named_surprise() -> None:
+    eps = run([(5.0, "fear", 0.7), (6.5, "neutral", 0.0)], 10.0)
+    assert [e.emotion for e in eps] == ["surprise"]
+
+
+def test_crying_that_turns_into_surprise_is_two_episodes() -> None:
+    eps = run([(5.0, "sad", 0.7), (7.0, "surprise", 0.8), (9.0, "neutral", 0.0)], 12.0)
+    assert [e.emotion for e in eps] == ["sadness", "surprise"]
+    assert eps[0].samples[-1].index < eps[1].samples[0].index
+
+
+def test_a_smile_held_half_a_minute_stays_one_episode_the_usual_level_is_a_low_percentile() -> None:
+    eps = run([(10.0, "happy", 0.7), (40.0, "neutral", 0.0)], 50.0)
+    assert len(eps) == 1
+    assert eps[0].duration_ms() == pytest.approx(30_000.0, abs=200.0)
+
+
+def test_nothing_before_the_usual_level_is_known_and_nothing_without_the_cnn() -> None:
+    assert run([(0.0, "happy", 0.9), (1.0, "neutral", 0.0)], 5.0) == []
+    det = EmotionEpisodes()
+    assert all(det.update(sample(i, None)) == [] for i in range(300)) and det.flush() == []
+
+
+def test_the_queue_drops_an_episode_the_spotter_reported_and_holds_one_it_may_still_report() -> None:
+    eps = run([(5.0, "happy", 0.8), (7.0, "neutral", 0.0), (10.0, "surprise", 0.8), (12.0, "neutral", 0.0)], 15.0)
+    first, second = eps
+    q = EpisodeQueue()
+    q.add(eps)
+    q.reported(first.samples[0].index + 10, first.samples[-1].index + 30)  # the spotter's event on the smile
+    assert q.ready(busy_from=second.samples[-1].index) == []  # the smile is dropped, the surprise waits
+    assert q.ready(busy_from=None) == [second]
+    assert q.ready(busy_from=None) == []
+
+
+def test_an_episode_becomes_a_macro_event_named_by_its_channel() -> None:
+    (ep,) = run([(10.0, "happy", 0.6), (11.0, "happy", 0.8), (11.5, "happy", 0.6), (12.0, "neutral", 0.0)], 20.0)
+    ev = describe_episode(ep, FeatureExtractor(), lambda ns: f"{ns}", {"software": "t"}, "clip.mp4")
+    assert (ev.type, ev.emotion, ev.video) == ("macro", "happiness", "clip.mp4")
+    assert ev.onset_frame < ev.apex_frame < ev.offset_frame
+    assert 11.0 * FPS <= ev.apex_frame < 11.5 * FPS
+    assert ev.duration_ms == pytest.approx(2000.0, abs=2 * EVERY * 1000 / FPS)
+    assert ev.scores["happiness"] == max(ev.scores.values()) and sum(ev.scores.values()) == pytest.approx(1.0)
