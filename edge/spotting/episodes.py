@@ -104,7 +104,8 @@ class EmotionEpisodes:
         self._usual_ms = -np.inf
         self._first_ms: float | None = None
         self._open: Episode | None = None
-        self._frames: deque[tuple[Sample, np.ndarray]] = deque()  # every frame of the last minute, channel AUs
+        self._levels: deque[tuple[float, np.ndarray]] = deque()  # every frame of the last minute: its channel AUs
+        self._frames: deque[tuple[Sample, np.ndarray]] = deque()  # the frames an extent may still reach
         self._finishing: list[Episode] = []  # closed by the CNN, the offset still following the AUs
 
     def reset(self) -> None:
@@ -114,8 +115,13 @@ class EmotionEpisodes:
         """Feed one frame's sample (its CNN output may be None: nothing to learn from it)."""
         if self._first_ms is None:
             self._first_ms = s.t_ms
-        self._frames.append((s, channel_aus(s.disp)))
-        while self._frames[0][0].t_ms < s.t_ms - WINDOW_MS:
+        v = channel_aus(s.disp)
+        self._levels.append((s.t_ms, v))
+        while self._levels[0][0] < s.t_ms - WINDOW_MS:
+            self._levels.popleft()
+        self._frames.append((s, v))  # from EXTEND_MS before the open episode (or now) on: bounded memory
+        since = (self._open.samples[0].t_ms if self._open is not None else s.t_ms) - EXTEND_MS
+        while self._frames[0][0].t_ms < since:
             self._frames.popleft()
         done = self._follow(s)
         ep = self._open
@@ -165,7 +171,7 @@ class EmotionEpisodes:
             return
         t_on, t_off, ch = ep.samples[0].t_ms, ep.samples[-1].t_ms, ep.channel
         frames = list(self._frames)
-        before = np.array([v[ch] for s, v in frames if s.t_ms <= t_on])
+        before = np.array([v[ch] for t, v in self._levels if t <= t_on])
         inside = [v[ch] for s, v in frames if t_on <= s.t_ms <= t_off]
         base = float(np.percentile(before, QUANTILE)) if len(before) else 0.0
         if len(before) and inside and max(inside) - base >= MIN_AU_RISE:
