@@ -11,7 +11,7 @@ import pytest
 from edge.config import SpottingConfig
 from edge.spotting.spotter import Spotter
 
-from .conftest import run_spotter, smooth_bump
+from .conftest import smooth_bump
 
 FPS = 30.0
 
