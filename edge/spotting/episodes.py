@@ -11,7 +11,7 @@ or not the mouth is talking, and its output falls back when the expression ends.
 The level an expression is measured from is the 20th percentile of each class's
 probability over the last minute (a low percentile, so a smile held for most of a
 minute does not become the person's "usual"); an episode starts when one class
-rises START above it and lasts while the strongest rise stays above STAY. Gaps
+rises START above it and lasts while that class stays STAY above it. Gaps
 shorter than MERGE_MS within one emotion are bridged (a laugh's breaths), and an
 episode shorter than MIN_MS is not one: the CNN runs every few frames and its
 single-frame jumps are noise; micro expressions are the AU spotter's job.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.spotting.candidate import Sample
-from edge.spotting.features import AU_INDEX
+from edge.spotting.features import AU_INDEX, AU_NAMES
 
 WINDOW_MS = 60_000.0  # the person's usual level: over the last minute of CNN outputs
 QUANTILE = 20.0  # ... its 20th percentile (a long smile must not become "usual")
@@ -90,9 +90,14 @@ class Episode:
         return self.offset.t_ms - self.onset.t_ms
 
 
+_CHANNEL_MEAN = np.zeros((len(CHANNEL_AUS), len(AU_NAMES)))  # one product per frame, not a Python loop
+for _c, _aus in enumerate(CHANNEL_AUS):
+    _CHANNEL_MEAN[_c, [AU_INDEX[a] for a in _aus]] = 1.0 / len(_aus)
+
+
 def channel_aus(disp: np.ndarray) -> np.ndarray:
     """Per channel, the mean landmark displacement of the action units its expression moves."""
-    return np.array([np.mean([disp[AU_INDEX[a]] for a in aus]) for aus in CHANNEL_AUS])
+    return _CHANNEL_MEAN @ disp
 
 
 class EmotionEpisodes:
