@@ -24,11 +24,14 @@ Plain numpy on the spotter's samples; no camera stack.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.spotting.flashes import Flash
 from edge.spotting.candidate import Sample
 from edge.spotting.features import AU_INDEX, AU_NAMES
 
@@ -49,6 +52,7 @@ CHANNEL_EMOTION: tuple[str, ...] = ("anger", "disgust", "surprise", "happiness",
 CHANNEL_AUS: tuple[tuple[str, ...], ...] = (  # what each channel's expression moves (EMFACS)
     ("AU4",), ("AU9", "AU10"), ("AU1", "AU2", "AU26"), ("R12", "L12", "AU6"), ("AU1", "AU4", "AU15"),
 )
+HAPPY = CHANNEL_EMOTION.index("happiness")
 _FOLD = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1],
                   [0, 0, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float64)  # 7 CNN classes -> 5 channels
 
@@ -112,6 +116,7 @@ class EmotionEpisodes:
         self._levels: deque[tuple[float, np.ndarray]] = deque()  # every frame of the last minute: its channel AUs
         self._frames: deque[tuple[Sample, np.ndarray]] = deque()  # the frames an extent may still reach
         self._finishing: list[Episode] = []  # closed by the CNN, the offset still following the AUs
+        self.rise: np.ndarray | None = None  # each channel's rise over usual at the last CNN output
 
     def reset(self) -> None:
         self.__init__()
@@ -138,7 +143,7 @@ class EmotionEpisodes:
         self._learn(s.t_ms, ch)
         if self._usual is None or s.t_ms - self._first_ms < WARMUP_MS:
             return done
-        rise = ch - self._usual
+        rise = self.rise = ch - self._usual
         best = int(np.argmax(rise))
         ep = self._open
         if ep is None:
@@ -153,6 +158,17 @@ class EmotionEpisodes:
             self._close()
             self._start(best, s, rise)
         return done
+
+    def busy_from(self) -> int | None:
+        """The earliest frame an episode under way may still cover (None: none is under way)."""
+        frames = [ep.onset.index for ep in self._finishing]
+        if self._open is not None:
+            frames.append(self._frames[0][0].index)  # its onset may still move back this far
+        return min(frames, default=None)
+
+    def happy_rise(self) -> float:
+        """How far the CNN's happiness is over its usual level now (0 before it is known)."""
+        return float(self.rise[HAPPY]) if self.rise is not None else 0.0
 
     def _start(self, channel: int, s: Sample, rise: np.ndarray) -> None:
         self._open = Episode(channel, [s], [rise], s.t_ms)
@@ -219,29 +235,37 @@ class EmotionEpisodes:
 
 
 class EpisodeQueue:
-    """Episodes wait until the excursion spotter has decided about the same moments, and one that
-    overlaps an event it reported is dropped: one expression, one event (the spotter's, whose
-    onset and apex come from the AUs and are the more precise)."""
+    """Episodes and flashes wait until the excursion spotter has decided about the same moments,
+    and one that overlaps an event already reported is dropped: one expression, one event. The
+    excursion spotter's events win (their onset and apex come from the AUs and are the more
+    precise), then the CNN's episodes (their extents follow the whole expression), then the flashes,
+    which also wait for the CNN episode under way."""
 
     def __init__(self, remember: int = 64) -> None:
-        self._pending: list[Episode] = []
+        self._pending: list[Episode | Flash] = []
         self._reported: deque[tuple[int, int]] = deque(maxlen=remember)  # (onset, offset) frame indices
+        self._released: deque[tuple[int, int]] = deque(maxlen=remember)  # ... of the episodes let out
 
-    def add(self, episodes: list[Episode]) -> None:
+    def add(self, episodes: Sequence[Episode | Flash]) -> None:
         self._pending.extend(episodes)
 
     def reported(self, onset_frame: int, offset_frame: int) -> None:
         self._reported.append((onset_frame, offset_frame))
 
-    def ready(self, busy_from: int | None) -> list[Episode]:
+    def ready(self, busy_from: int | None, episodes_busy_from: int | None = None) -> list[Episode | Flash]:
         """The pending episodes that end before frame `busy_from` (the earliest frame the spotter may
-        still report; None: it has nothing left to report), minus those it already reported."""
+        still report; None: it has nothing left to report), minus those overlapping what was reported;
+        flashes also wait for `episodes_busy_from` (the CNN episode under way, if any)."""
         out, wait = [], []
-        for ep in self._pending:
+        for ep in sorted(self._pending, key=lambda e: isinstance(e, Flash)):  # episodes first
             on, off = ep.onset.index, ep.offset.index
-            if busy_from is not None and off >= busy_from:
+            limits = [b for b in (busy_from, episodes_busy_from if isinstance(ep, Flash) else None)
+                      if b is not None]
+            taken = itertools.chain(self._reported, self._released) if isinstance(ep, Flash) else self._reported
+            if limits and off >= min(limits):
                 wait.append(ep)
-            elif not any(a <= off and b >= on for a, b in self._reported):
+            elif not any(a <= off and b >= on for a, b in taken):
                 out.append(ep)
+                self._released.append((on, off))
         self._pending = wait
         return out

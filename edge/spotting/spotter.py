@@ -36,7 +36,8 @@ from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
-from edge.spotting.describe import describe, describe_episode
+from edge.spotting.flashes import ActionFlashes, Flash
+from edge.spotting.describe import describe, describe_episode, describe_flash
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.episodes import EmotionEpisodes, EpisodeQueue
@@ -119,6 +120,7 @@ class Spotter:
         self._reported_ms = -np.inf  # offset of the last event reported
         self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
         self._episodes = EmotionEpisodes()  # macro expressions the emotion CNN sees (episodes.py)
+        self._flashes = ActionFlashes()  # brow flashes and quick smiles against their recent level (flashes.py)
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -168,7 +170,7 @@ class Spotter:
             self.reset()
         self._last_t = t_ms
         if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
-            self._episode_queue.add(self._episodes.flush())
+            self._episode_queue.add([*self._episodes.flush(), *self._flashes.flush()])
             return self._with_episodes(self._face_lost(t_ms))
         self._lost_since = None
         if getattr(res, "detected", False):
@@ -216,6 +218,7 @@ class Spotter:
                     centre=centre, shift=shift, angles=angles, estimates=estimates)
         self._maybe_classify(frame, res, s)
         self._episode_queue.add(self._episodes.update(s))
+        self._episode_queue.add(self._flashes.update(s, self._episodes.happy_rise()))
         if not base.ready:
             base.add(t_ms, f)
             self._calm(s)
@@ -230,11 +233,17 @@ class Spotter:
             self._episode_queue.reported(ev.onset_frame, ev.offset_frame)
         busy = [x.index for x in itertools.islice(itertools.chain(self._history, self._event), 1)]
         busy += self._hold.onsets()
-        ready = self._episode_queue.ready(None if final else min(busy, default=None))
-        out = events + [describe_episode(ep, self._fx, self._utc, self.versions, self.video) for ep in ready]
+        ready = self._episode_queue.ready(None if final else min(busy, default=None),
+                                          None if final else self._episodes.busy_from())
+        out = events + [self._describe_other(ep) for ep in ready]
         for ev in out[len(events):]:
             ev.clock_synced = self._times.synced
         return out
+
+    def _describe_other(self, ep: Any) -> Event:
+        if isinstance(ep, Flash):
+            return describe_flash(ep, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
+        return describe_episode(ep, self._fx, self._utc, self.versions, self.video)
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
@@ -259,7 +268,7 @@ class Spotter:
                 out.append(done[0])
         self._abandon()
         self._history.clear()
-        self._episode_queue.add(self._episodes.flush())
+        self._episode_queue.add([*self._episodes.flush(), *self._flashes.flush()])
         return self._with_episodes(out, final=True)
 
     # -- state machine ------------------------------------------------------

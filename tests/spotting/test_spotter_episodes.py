@@ -78,3 +78,21 @@ def test_an_episode_under_way_when_the_face_is_lost_is_still_reported(make_strea
     events += sp.flush()
     assert [(e.type, e.emotion) for e in events] == [("macro", "surprise")]
     assert events[0].offset_frame < lost_from
+
+
+def test_a_brow_raise_the_au_spotter_reports_is_not_reported_again_as_a_flash(make_stream) -> None:
+    stream = make_stream(fps=FPS, seconds=10.0).expression({"1": 1.5, "2": 1.5}, 5000.0, 800.0, 0.3)
+    sp = spotter()
+    flashes = []
+    update = sp._flashes.update
+
+    def seen(*a, **kw):  # the flash detector does see the raise (the control)
+        out = update(*a, **kw)
+        flashes.extend(out)
+        return out
+
+    sp._flashes.update = seen
+    events = [e for f, r in stream.frames() for e in sp.update(f, r)] + sp.flush()
+    assert [f.channel.name for f in flashes] == ["brows"]
+    assert len(events) == 1, [(e.type, e.emotion, e.onset_frame, e.offset_frame) for e in events]
+    assert {"AU1", "AU2"} <= set(events[0].aus)
