@@ -60,7 +60,7 @@ class Channel:
 
 
 BROWS = Channel("brows", "surprise", ("AU1", "AU2"), start=0.02, max_ms=2000.0)  # AU1/AU2's full scale
-CORNERS = Channel("corners", "happiness", ("R12", "L12"), start=0.03, max_ms=10000.0)
+CORNERS = Channel("corners", "happiness", ("R12", "L12"), start=0.03, max_ms=6000.0)
 CHANNELS = (BROWS, CORNERS)
 
 

@@ -36,16 +36,15 @@ from edge.events.record import Event, utc_iso
 from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
-from edge.spotting.flashes import ActionFlashes, Flash
-from edge.spotting.describe import describe, describe_episode, describe_flash
+from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
 from edge.spotting.emotion import CnnNeutral
-from edge.spotting.episodes import EmotionEpisodes, EpisodeQueue
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.flow import EarlyFlow, FlowChannel
 from edge.spotting.flow_reference import FlowReference
 from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold, articulated
 from edge.spotting.pose_residual import PoseResidual
+from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
     HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
 )
@@ -86,7 +85,7 @@ class Spotter:
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
                                          "flow_drift": 0, "settled": 0}
-        self._episode_queue = EpisodeQueue()  # outlives reset(): it holds episodes of the subject just lost
+        self._side = SideDetectors()  # the CNN's episodes and the flashes beside the excursions
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -119,8 +118,7 @@ class Spotter:
         self._found_ms = -np.inf  # when detection last (re)found the face
         self._reported_ms = -np.inf  # offset of the last event reported
         self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
-        self._episodes = EmotionEpisodes()  # macro expressions the emotion CNN sees (episodes.py)
-        self._flashes = ActionFlashes()  # brow flashes and quick smiles against their recent level (flashes.py)
+        self._side.reset()
 
     def set_context(self, pipeline: Any = None, versions: dict[str, str] | None = None) -> None:
         """The face pipeline (to run the emotion CNN at an apex) and the versions stamped on events."""
@@ -166,11 +164,11 @@ class Spotter:
         self._times.observe(t_ns)
         if t_ms <= self._last_t:
             log.warning("frame %s: timestamp went backwards; restarting the baseline", frame.index)
-            self._episode_queue = EpisodeQueue()
+            self._side.restart()
             self.reset()
         self._last_t = t_ms
         if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
-            self._episode_queue.add([*self._episodes.flush(), *self._flashes.flush()])
+            self._side.flush()
             return self._with_episodes(self._face_lost(t_ms))
         self._lost_since = None
         if getattr(res, "detected", False):
@@ -217,8 +215,7 @@ class Spotter:
                     self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
                     centre=centre, shift=shift, angles=angles, estimates=estimates)
         self._maybe_classify(frame, res, s)
-        self._episode_queue.add(self._episodes.update(s))
-        self._episode_queue.add(self._flashes.update(s, self._episodes.happy_rise()))
+        self._side.update(s)
         if not base.ready:
             base.add(t_ms, f)
             self._calm(s)
@@ -228,22 +225,15 @@ class Spotter:
         return self._with_episodes(self._release(s, self._step(s, f)))
 
     def _with_episodes(self, events: list[Event], final: bool = False) -> list[Event]:
-        """The spotter's events, then the emotion episodes it can no longer overlap (EpisodeQueue)."""
-        for ev in events:
-            self._episode_queue.reported(ev.onset_frame, ev.offset_frame)
+        """The spotter's events, then the episodes and flashes it can no longer overlap (side_detectors.py)."""
         busy = [x.index for x in itertools.islice(itertools.chain(self._history, self._event), 1)]
         busy += self._hold.onsets()
-        ready = self._episode_queue.ready(None if final else min(busy, default=None),
-                                          None if final else self._episodes.busy_from())
-        out = events + [self._describe_other(ep) for ep in ready]
+        ready = self._side.ready(events, min(busy, default=None), final)
+        out = events + [describe_side(x, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
+                        for x in ready]
         for ev in out[len(events):]:
             ev.clock_synced = self._times.synced
         return out
-
-    def _describe_other(self, ep: Any) -> Event:
-        if isinstance(ep, Flash):
-            return describe_flash(ep, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
-        return describe_episode(ep, self._fx, self._utc, self.versions, self.video)
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
@@ -268,7 +258,7 @@ class Spotter:
                 out.append(done[0])
         self._abandon()
         self._history.clear()
-        self._episode_queue.add([*self._episodes.flush(), *self._flashes.flush()])
+        self._side.flush()
         return self._with_episodes(out, final=True)
 
     # -- state machine ------------------------------------------------------

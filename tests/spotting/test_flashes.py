@@ -120,12 +120,16 @@ def test_a_flash_waits_for_the_cnn_episode_under_way_and_is_dropped_where_one_co
     q.reported(off + 10, off + 40)  # the spotter's event elsewhere does not
     assert q.ready(busy_from=None, episodes_busy_from=None) == [flash]
     again = EpisodeQueue()
-    again.reported(on - 20, on + 2)  # an event the spotter reported on the same frames wins
+    again.reported(on - 20, on + 2, {"AU1", "AU2", "AU5"})  # an event the spotter reported on the brows wins
     again.add([flash])
     assert again.ready(busy_from=None) == []
+    smile = EpisodeQueue()
+    smile.reported(on - 20, off + 20, {"AU6", "AU12"})  # brows raised during a smile are their own expression
+    smile.add([flash])
+    assert smile.ready(busy_from=None) == [flash]
 
 
-def test_the_cnn_episode_wins_over_a_flash_inside_it() -> None:
+def test_a_cnn_episode_wins_over_a_flash_of_its_own_action_inside_it() -> None:
     det, eps = EmotionEpisodes(), []
     neutral = np.array([0.02, 0.0, 0.02, 0.02, 0.02, 0.02, 0.9])
     surprised = np.array([0.02, 0.0, 0.02, 0.02, 0.02, 0.82, 0.1])
@@ -174,3 +178,16 @@ def test_a_flash_becomes_a_surprise_event_micro_or_macro_by_its_duration() -> No
     assert a.onset_frame < a.apex_frame <= a.offset_frame
     assert a.confidence == pytest.approx(0.03 / (2 * START), abs=1e-3) and b.confidence == 1.0
     assert {"AU1", "AU2"} <= set(b.aus)
+
+
+def test_a_quick_smile_is_dropped_where_an_event_involving_both_lip_corners_covers_it() -> None:
+    (flash,) = run(lambda t: 0.0, 10.0, corners=quick_smile, happy=lambda t: 0.3)
+    on, off = flash.onset.index, flash.offset.index
+    q = EpisodeQueue()
+    q.reported(on - 5, off + 5, {"AU6", "AU12"})  # the record names a bilateral pull AU12, the estimates R12/L12
+    q.add([flash])
+    assert q.ready(busy_from=None) == []
+    brows = EpisodeQueue()
+    brows.reported(on - 5, off + 5, {"AU1", "AU2"})
+    brows.add([flash])
+    assert brows.ready(busy_from=None) == [flash]

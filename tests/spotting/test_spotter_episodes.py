@@ -84,14 +84,14 @@ def test_a_brow_raise_the_au_spotter_reports_is_not_reported_again_as_a_flash(ma
     stream = make_stream(fps=FPS, seconds=10.0).expression({"1": 1.5, "2": 1.5}, 5000.0, 800.0, 0.3)
     sp = spotter()
     flashes = []
-    update = sp._flashes.update
+    update = sp._side.flashes.update
 
     def seen(*a, **kw):  # the flash detector does see the raise (the control)
         out = update(*a, **kw)
         flashes.extend(out)
         return out
 
-    sp._flashes.update = seen
+    sp._side.flashes.update = seen
     events = [e for f, r in stream.frames() for e in sp.update(f, r)] + sp.flush()
     assert [f.channel.name for f in flashes] == ["brows"]
     assert len(events) == 1, [(e.type, e.emotion, e.onset_frame, e.offset_frame) for e in events]
