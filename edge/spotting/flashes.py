@@ -25,7 +25,7 @@ numpy on the spotter's samples, no camera stack.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from edge.spotting.features import AU_INDEX
 
 WINDOW_MS = 2000.0  # an action's resting level: over this much of the recent past
 QUANTILE = 20.0  # ... its 20th percentile (an action held for half of it does not become the rest)
-RECOMPUTE_MS = 25.0  # the resting level and the noise are recomputed at most this often
+RECOMPUTE_MS = 100.0  # the resting level and the noise are recomputed at most this often (a 2 s level hardly moves in it)
 NOISE_K = 8.0  # a flash rises at least this many times the estimate's frame-to-frame noise
 SHARE = 0.4  # the extent: while the rise stays above this share of its peak
 BACK_MS = 1000.0  # the onset is looked for at most this far before the start
@@ -114,10 +114,8 @@ class _Open:
 @dataclass
 class _State:
     channel: Channel
-    recent: deque[tuple[Sample, float, float]] = field(default_factory=deque)  # (sample, estimate, happy rise)
     rest: float = 0.0
     noise: float = 0.0
-    rest_ms: float = -np.inf
     open: _Open | None = None
 
 
@@ -126,7 +124,13 @@ class ActionFlashes:
 
     def __init__(self, channels: tuple[Channel, ...] = CHANNELS) -> None:
         self._states = [_State(c) for c in channels]
+        self._mean = np.zeros((len(channels), len(AU_INDEX)))  # each channel's estimate: one product per frame
+        for i, c in enumerate(channels):
+            self._mean[i, c.rows] = 1.0 / len(c.rows)
+        self._recent: deque[tuple[Sample, float]] = deque()  # the last WINDOW_MS: (sample, happy rise)
+        self._heights: deque[np.ndarray] = deque()  # ... and each channel's estimate on it
         self._first_ms: float | None = None
+        self._rest_ms = -np.inf
 
     def reset(self) -> None:
         self.__init__(tuple(st.channel for st in self._states))
@@ -135,20 +139,22 @@ class ActionFlashes:
         """`happy_rise`: how far the CNN's happiness is over this person's usual level now."""
         if self._first_ms is None:
             self._first_ms = s.t_ms
+        heights = self._mean @ estimates(s)
+        self._recent.append((s, happy_rise))
+        self._heights.append(heights)
+        while self._recent[0][0].t_ms < s.t_ms - WINDOW_MS:  # BACK_MS <= WINDOW_MS: the onset's reach is in here
+            self._recent.popleft()
+            self._heights.popleft()
+        self._learn(s.t_ms)
         warm = s.t_ms - self._first_ms >= WINDOW_MS
-        est = estimates(s)
         out: list[Flash] = []
-        for st in self._states:
-            h = float(est[st.channel.rows].mean())
-            st.recent.append((s, h, happy_rise))
-            while st.recent[0][0].t_ms < s.t_ms - max(WINDOW_MS, BACK_MS):
-                st.recent.popleft()
+        for i, st in enumerate(self._states):
+            h = float(heights[i])
             if st.open is not None:
                 out += self._follow(st, s, h, happy_rise)
-                continue
-            self._learn(st, s.t_ms)
-            if warm and h - st.rest >= max(st.channel.start, NOISE_K * st.noise):
-                back = [x for x in st.recent if x[0].t_ms >= s.t_ms - BACK_MS]
+            elif warm and h - st.rest >= max(st.channel.start, NOISE_K * st.noise):
+                back = [(x, float(hx[i]), r) for (x, r), hx in zip(self._recent, self._heights)
+                        if x.t_ms >= s.t_ms - BACK_MS]
                 st.open = _Open([(x, hx) for x, hx, _ in back], len(back) - 1, st.rest, h - st.rest, happy_rise,
                                 max(r for _, _, r in back))
         return out
@@ -163,15 +169,20 @@ class ActionFlashes:
 
     # -- internals ------------------------------------------------------------------
 
-    @staticmethod
-    def _learn(st: _State, t_ms: float) -> None:
-        if t_ms - st.rest_ms < RECOMPUTE_MS:
+    def _learn(self, t_ms: float) -> None:
+        """Every channel's resting level and noise over the window (a channel with a flash open keeps
+        the level frozen at its start in `_Open.base`, so updating its `rest` meanwhile is harmless)."""
+        if t_ms - self._rest_ms < RECOMPUTE_MS:
             return
-        heights = np.fromiter((h for x, h, _ in st.recent if x.t_ms >= t_ms - WINDOW_MS), dtype=np.float64)
-        st.rest = float(np.percentile(heights, QUANTILE))
-        step = np.diff(heights)
-        st.noise = 1.4826 * float(np.median(np.abs(step - np.median(step)))) / np.sqrt(2.0) if len(step) > 4 else 0.0
-        st.rest_ms = t_ms
+        heights = np.array(self._heights)
+        rest = np.percentile(heights, QUANTILE, axis=0)
+        noise = np.zeros(len(self._states))
+        if len(heights) > 5:
+            step = np.diff(heights, axis=0)
+            noise = 1.4826 * np.median(np.abs(step - np.median(step, axis=0)), axis=0) / np.sqrt(2.0)
+        for i, st in enumerate(self._states):
+            st.rest, st.noise = float(rest[i]), float(noise[i])
+        self._rest_ms = t_ms
 
     def _follow(self, st: _State, s: Sample, h: float, happy_rise: float) -> list[Flash]:
         op = st.open
