@@ -24,14 +24,11 @@ Plain numpy on the spotter's samples; no camera stack.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.spotting.flashes import Flash
 from edge.spotting.candidate import Sample
 from edge.spotting.features import AU_INDEX, AU_NAMES
 
@@ -232,55 +229,3 @@ class EmotionEpisodes:
         if t_ms - self._usual_ms >= RECOMPUTE_MS:
             self._usual = np.percentile(np.stack([c for _, c in self._history]), QUANTILE, axis=0)
             self._usual_ms = t_ms
-
-
-def action_names(aus: Iterable[str]) -> frozenset[str]:
-    """An event record's AU names as the estimates' names: a bilateral AU12/AU14 is both sides."""
-    out: set[str] = set()
-    for name in aus:
-        out |= {"R" + name[2:], "L" + name[2:]} if name in ("AU12", "AU14") else {name}
-    return frozenset(out)
-
-
-class EpisodeQueue:
-    """Episodes and flashes wait until the excursion spotter has decided about the same moments,
-    and one that overlaps an event already reported is dropped: one expression, one event. The
-    excursion spotter's events win (their onset and apex come from the AUs and are the more
-    precise), then the CNN's episodes (their extents follow the whole expression), then the flashes,
-    which also wait for the CNN episode under way. A flash is dropped only where what covers it
-    involved its action: brows raised during a smile are an expression of their own."""
-
-    def __init__(self, remember: int = 64) -> None:
-        self._pending: list[Episode | Flash] = []
-        self._reported: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=remember)  # (onset, offset, AUs)
-        self._released: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=remember)  # ... of those let out
-
-    def add(self, episodes: Sequence[Episode | Flash]) -> None:
-        self._pending.extend(episodes)
-
-    def reported(self, onset_frame: int, offset_frame: int, aus: Iterable[str] = ()) -> None:
-        """The spotter reported an event on these frames, involving these AUs (its record's names)."""
-        self._reported.append((onset_frame, offset_frame, action_names(aus)))
-
-    def ready(self, busy_from: int | None, episodes_busy_from: int | None = None) -> list[Episode | Flash]:
-        """The pending episodes that end before frame `busy_from` (the earliest frame the spotter may
-        still report; None: it has nothing left to report), minus those overlapping what was reported;
-        flashes also wait for `episodes_busy_from` (the CNN episode under way, if any)."""
-        out, wait = [], []
-        for ep in sorted(self._pending, key=lambda e: isinstance(e, Flash)):  # episodes first
-            on, off = ep.onset.index, ep.offset.index
-            limits = [b for b in (busy_from, episodes_busy_from if isinstance(ep, Flash) else None)
-                      if b is not None]
-            if isinstance(ep, Flash):  # a flash of an action the expression did not involve is its own
-                own = frozenset(ep.channel.aus)
-                taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if aus & own]
-            else:
-                taken = [(a, b) for a, b, _ in self._reported]
-            if limits and off >= min(limits):
-                wait.append(ep)
-            elif not any(a <= off and b >= on for a, b in taken):
-                out.append(ep)
-                self._released.append((on, off, frozenset(ep.channel.aus if isinstance(ep, Flash)
-                                                          else CHANNEL_AUS[ep.channel])))
-        self._pending = wait
-        return out

@@ -3,21 +3,76 @@
 The excursion spotter (spotter.py) measures each frame from the person's neutral face. Beside it,
 on the same samples, run the emotion CNN's episodes (episodes.py: smiles, laughs and gasps
 through talking) and the flashes (flashes.py: brow flashes and quick smiles against their own
-recent level). What they find waits in an EpisodeQueue until the excursion spotter can no longer
-report the same frames, and is dropped where it did. This class is that plumbing, so the
+recent level). What they find waits in the EpisodeQueue below until the excursion spotter can no longer
+report the same frames, and is dropped where it did. This module is that plumbing, so the
 spotter's state machine stays about excursions.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import Callable
 
 from edge.events.record import Event
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode, describe_flash
-from edge.spotting.episodes import EmotionEpisodes, Episode, EpisodeQueue
+from edge.spotting.episodes import CHANNEL_AUS, EmotionEpisodes, Episode
 from edge.spotting.features import FeatureExtractor
 from edge.spotting.flashes import ActionFlashes, Flash
+
+
+def action_names(aus: Iterable[str]) -> frozenset[str]:
+    """An event record's AU names as the estimates' names: a bilateral AU12/AU14 is both sides."""
+    out: set[str] = set()
+    for name in aus:
+        out |= {"R" + name[2:], "L" + name[2:]} if name in ("AU12", "AU14") else {name}
+    return frozenset(out)
+
+
+class EpisodeQueue:
+    """Episodes and flashes wait until the excursion spotter has decided about the same moments,
+    and one that overlaps an event already reported is dropped: one expression, one event. The
+    excursion spotter's events win (their onset and apex come from the AUs and are the more
+    precise), then the CNN's episodes (their extents follow the whole expression), then the flashes,
+    which also wait for the CNN episode under way. A flash is dropped only where what covers it
+    involved its action: brows raised during a smile are an expression of their own."""
+
+    def __init__(self, remember: int = 64) -> None:
+        self._pending: list[Episode | Flash] = []
+        self._reported: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=remember)  # (onset, offset, AUs)
+        self._released: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=remember)  # ... of those let out
+
+    def add(self, episodes: Sequence[Episode | Flash]) -> None:
+        self._pending.extend(episodes)
+
+    def reported(self, onset_frame: int, offset_frame: int, aus: Iterable[str] = ()) -> None:
+        """The spotter reported an event on these frames, involving these AUs (its record's names)."""
+        self._reported.append((onset_frame, offset_frame, action_names(aus)))
+
+    def ready(self, busy_from: int | None, episodes_busy_from: int | None = None) -> list[Episode | Flash]:
+        """The pending episodes that end before frame `busy_from` (the earliest frame the spotter may
+        still report; None: it has nothing left to report), minus those overlapping what was reported;
+        flashes also wait for `episodes_busy_from` (the CNN episode under way, if any)."""
+        out, wait = [], []
+        for ep in sorted(self._pending, key=lambda e: isinstance(e, Flash)):  # episodes first
+            on, off = ep.onset.index, ep.offset.index
+            limits = [b for b in (busy_from, episodes_busy_from if isinstance(ep, Flash) else None)
+                      if b is not None]
+            if isinstance(ep, Flash):  # a flash of an action the expression did not involve is its own
+                own = frozenset(ep.channel.aus)
+                taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if aus & own]
+            else:
+                taken = [(a, b) for a, b, _ in self._reported]
+            if limits and off >= min(limits):
+                wait.append(ep)
+            elif not any(a <= off and b >= on for a, b in taken):
+                out.append(ep)
+                self._released.append((on, off, frozenset(ep.channel.aus if isinstance(ep, Flash)
+                                                          else CHANNEL_AUS[ep.channel])))
+        self._pending = wait
+        return out
 
 
 class SideDetectors:

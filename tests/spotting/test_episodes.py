@@ -7,7 +7,8 @@ import pytest
 
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode
-from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes, EpisodeQueue
+from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes
+from edge.spotting.side_detectors import EpisodeQueue
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 
 FPS = 30.0

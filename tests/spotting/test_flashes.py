@@ -8,7 +8,8 @@ import pytest
 from edge.spotting.flashes import BROWS, CORNERS, HAPPY_RISE, MIN_MS, SHARE, SMILE_RISE, TALK_SHARE, WINDOW_MS, ActionFlashes
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_flash
-from edge.spotting.episodes import EmotionEpisodes, EpisodeQueue
+from edge.spotting.episodes import EmotionEpisodes
+from edge.spotting.side_detectors import EpisodeQueue
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 
 FPS = 24.0
