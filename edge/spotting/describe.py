@@ -12,11 +12,11 @@ from typing import Any, Callable
 import numpy as np
 
 from edge.events.record import EMOTIONS, Event
-from edge.spotting.flashes import Flash
 from edge.spotting.candidate import Extent, Sample
 from edge.spotting.emotion import CNN_WEIGHT, classify, involved_aus
 from edge.spotting.episodes import CHANNEL_EMOTION, Episode
 from edge.spotting.features import FeatureExtractor
+from edge.spotting.flashes import Flash
 from edge.spotting.flow_aus import flow_intensities
 
 MACRO_CNN_WEIGHT = 1.0  # the emotion CNN's weight beside the AU prototypes on a macro event
@@ -61,8 +61,7 @@ def describe_episode(ep: Episode, fx: FeatureExtractor, utc: Callable[[int], str
     scores = {e: 0.0 for e in EMOTIONS}
     for i, name in enumerate(CHANNEL_EMOTION):
         scores[name] = round(float(rise[i]) / total, 4)
-    near = [x for x in ep.samples if abs(x.t_ms - top.t_ms) <= 100.0] or [top]
-    intensity = fx.intensities(np.mean([x.disp for x in near], axis=0))
+    intensity = intensity_near(ep.samples, top, fx)
     return Event(
         onset_frame=first.index, apex_frame=top.index, offset_frame=last.index,
         onset_utc=utc(first.t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(last.t_ns),
@@ -78,8 +77,7 @@ def describe_flash(flash: Flash, fx: FeatureExtractor, utc: Callable[[int], str]
     happiness), micro or macro by its duration; its confidence grows with the rise, reaching 1 at
     twice the rise that starts a flash."""
     first, top, last = flash.onset, flash.samples[flash.apex], flash.offset
-    near = [x for x in flash.samples if abs(x.t_ms - top.t_ms) <= 100.0] or [top]
-    intensity = fx.intensities(np.mean([x.disp for x in near], axis=0))
+    intensity = intensity_near(flash.samples, top, fx)
     duration = last.t_ms - first.t_ms
     emotion = flash.emotion
     scores = {e: 0.0 for e in EMOTIONS} | {emotion: 1.0}
@@ -91,6 +89,12 @@ def describe_flash(flash: Flash, fx: FeatureExtractor, utc: Callable[[int], str]
         aus=involved_aus(intensity, emotion), head_pose=head_pose(top.pose), versions=dict(versions),
         video=video,
     )
+
+
+def intensity_near(samples: list[Sample], top: Sample, fx: FeatureExtractor) -> np.ndarray:
+    """AU intensities at an apex the landmarks found: the mean displacement within 100 ms of it (less noise)."""
+    near = [x for x in samples if abs(x.t_ms - top.t_ms) <= 100.0] or [top]
+    return fx.intensities(np.mean([x.disp for x in near], axis=0))
 
 
 def emotion_near(span: list[Sample], t_ms: float) -> np.ndarray | None:
