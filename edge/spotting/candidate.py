@@ -14,7 +14,7 @@ import numpy as np
 
 from edge.config import SpottingConfig
 from edge.spotting.align import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, rotation_angle_deg
-from edge.spotting.extent import apex_profile, crossing, event_extent, nearest
+from edge.spotting.extent import apex_profile, crossing, event_extent, is_micro, nearest
 
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
@@ -96,7 +96,7 @@ def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float 
     width = 2.0 * (crossing(t_mid, scores, apex, 0.5 * peak, 1) - crossing(t_mid, scores, apex, 0.5 * peak, -1))
     # A rise longer than a whole micro expression cannot be one, whatever the width.
     rise = frames[apex].t_ms - frames[on].t_ms
-    micro = min(width, duration) <= cfg.max_micro_ms + 0.5 and rise <= cfg.max_micro_ms
+    micro = is_micro(min(width, duration), frame_ms, cfg.max_micro_ms) and rise <= cfg.max_micro_ms
     return Extent(on, apex, off, duration, "micro" if micro else "macro", peak, frame_ms)
 
 

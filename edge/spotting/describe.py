@@ -15,6 +15,7 @@ from edge.events.record import EMOTIONS, Event
 from edge.spotting.candidate import Extent, Sample
 from edge.spotting.emotion import CNN_WEIGHT, classify, involved_aus
 from edge.spotting.episodes import CHANNEL_EMOTION, Episode
+from edge.spotting.extent import is_micro
 from edge.spotting.features import FeatureExtractor
 from edge.spotting.flashes import Flash
 from edge.spotting.flow_aus import flow_intensities
@@ -74,17 +75,18 @@ def describe_episode(ep: Episode, fx: FeatureExtractor, utc: Callable[[int], str
 def describe_flash(flash: Flash, fx: FeatureExtractor, utc: Callable[[int], str], versions: dict[str, str],
                    video: str, max_micro_ms: float) -> Event:
     """The event record of a flash (flashes.py): named by its channel (brows: surprise, lip corners:
-    happiness), micro or macro by its duration; its confidence grows with the rise, reaching 1 at
+    happiness), micro or macro by its duration (to within a frame, as the spotter's); its confidence grows with the rise, reaching 1 at
     twice the rise that starts a flash."""
     first, top, last = flash.onset, flash.samples[flash.apex], flash.offset
     intensity = intensity_near(flash.samples, top, fx)
     duration = last.t_ms - first.t_ms
+    frame_ms = float(np.median(np.diff([x.t_ms for x in flash.samples]))) if len(flash.samples) > 1 else 0.0
     emotion = flash.emotion
     scores = {e: 0.0 for e in EMOTIONS} | {emotion: 1.0}
     return Event(
         onset_frame=first.index, apex_frame=top.index, offset_frame=last.index,
         onset_utc=utc(first.t_ns), apex_utc=utc(top.t_ns), offset_utc=utc(last.t_ns),
-        duration_ms=round(duration, 1), type="micro" if duration <= max_micro_ms else "macro",
+        duration_ms=round(duration, 1), type="micro" if is_micro(duration, frame_ms, max_micro_ms) else "macro",
         emotion=emotion, confidence=round(min(1.0, flash.peak / (2 * flash.channel.start)), 3), scores=scores,
         aus=involved_aus(intensity, emotion), head_pose=head_pose(top.pose), versions=dict(versions),
         video=video,

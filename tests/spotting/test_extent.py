@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.spotting.extent import combined_score, event_extent, nearest
+from edge.spotting.extent import combined_score, event_extent, is_micro, nearest
 
 from .conftest import smooth_bump
 
@@ -20,6 +20,17 @@ def test_extent_of_a_smoothstep_bump_is_recovered_whatever_its_height(fps, peak)
     tol = max(1000 / fps * 0.5, 10.0)
     assert t_on == pytest.approx(onset, abs=tol)
     assert t_off == pytest.approx(onset + duration, abs=tol)
+
+
+@pytest.mark.parametrize("fps", [24.0, 30.0, 120.0])
+def test_micro_is_decided_to_within_one_frame(fps) -> None:
+    """A measured extent is good to about a frame, so a 500 ms expression measured one frame
+    long stays micro; two frames long, or 600 ms, it is macro."""
+    frame_ms = 1000.0 / fps
+    assert is_micro(500.0, frame_ms, 500.0)
+    assert is_micro(500.0 + frame_ms, frame_ms, 500.0)
+    assert not is_micro(500.0 + 2 * frame_ms, frame_ms, 500.0)
+    assert not is_micro(600.0, frame_ms, 500.0)
 
 
 def test_nearest_frame_within_bounds() -> None:
