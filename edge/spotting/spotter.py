@@ -1,10 +1,11 @@
 """The streaming micro-expression spotter: landmarks in, finished events out.
 
-Per frame: align the landmarks to the subject's neutral shape, compute the AU
-estimates from the landmarks and from optical flow in facial regions (flow.py),
-compare each with its adaptive baseline (z-scores in robust sigmas), keep the
-clearer of the two per AU, mask what blinks, talking and head motion
-contaminate, and run a small state machine on the strongest remaining z-score:
+Per frame, measurement.py aligns the landmarks to the subject's neutral shape,
+computes the AU estimates from the landmarks and from optical flow in facial
+regions, compares each with its adaptive baseline (z-scores in robust sigmas),
+keeps the clearer of the two per AU and masks what blinks, talking and head
+motion contaminate; this module runs a small state machine on the strongest
+remaining z-score:
 
     IDLE --score >= threshold--> ACTIVE --score < low level--> CLOSING
     CLOSING --stays low for confirm_ms--> emit (micro/macro by duration)
@@ -23,7 +24,6 @@ import dataclasses
 import itertools
 import logging
 from collections import deque
-from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -33,37 +33,29 @@ from edge import __version__
 from edge.config import SpottingConfig, with_thresholds
 from edge.events.clock import UtcAnchor
 from edge.events.record import Event, utc_iso
-from edge.spotting.align import Aligner, rotation_angles
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import Sample, face_centre, head_speed, measure, reject_reason, shift_speed
+from edge.spotting.candidate import Sample, measure, reject_reason
 from edge.spotting.describe import describe
-from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_score, fuse
+from edge.spotting.extent import LOW_FRACTION, LOW_Z
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.flow import EarlyFlow, FlowChannel
-from edge.spotting.flow_reference import FlowReference
-from edge.spotting.gates import GATE_INPUTS, Gates, TalkHold, articulated
-from edge.spotting.pose_residual import PoseResidual
+from edge.spotting.gates import TalkHold, articulated
+from edge.spotting.measurement import FrameMeasure
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
     HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
 )
-from edge.spotting.smoothing import Boxcar
 
 log = logging.getLogger(__name__)
 
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
-RESIDUAL_MAX = 0.04  # stable-point fit residual (IOD) beyond which a frame is unreliable
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
 NOISE_FLOOR = 0.0008  # smallest robust sigma of an AU estimate, IOD units
-SMOOTH_MS = 20.0  # boxcar over the AU estimates (one frame at 30-50 fps, 3-4 at 120-200)
 CNN_MIN_GAP_MS = 15.0  # at most one forced emotion CNN run per this interval
 FLOW_NOISE_FLOOR = 0.0012  # smallest robust sigma of a flow AU estimate, IOD units (reference drift included)
 WARMUP_MS = 1500.0  # neutral frames the baseline needs before spotting starts (the flow noise needs a few references)
 CALM_SHARE = 0.8  # idle frames scoring under this share of the threshold feed the baseline (and the flow reference)
-TRACK_SETTLE_MS = 100.0  # after detection finds a face, the tracked region takes this long to settle on it
-FLOW_CALM_SHARE = 0.5  # the flow alone scoring under this share of the threshold: the image looks neutral
 
 
 class Spotter:
@@ -92,16 +84,12 @@ class Spotter:
 
     def reset(self) -> None:
         """Forget the subject: new reference shape and baseline on the next face."""
-        self._aligner: Aligner | None = None
         n = len(AU_NAMES)
-        self._flow = FlowChannel(self._fx.landmarks, self._fx.weights) if self.cfg.flow else None
         floor = np.concatenate([np.full(n, NOISE_FLOOR), np.full(n, FLOW_NOISE_FLOOR)])
         self._baseline = Baseline(
             2 * n, self.cfg.baseline_s * 1000.0, floor, min_ms=min(WARMUP_MS, self.cfg.baseline_s * 500.0)
         )
-        self._gates = Gates()
-        self._pose = PoseResidual(n, keep=np.isin(AU_NAMES, GATE_INPUTS))
-        self._reference = FlowReference(self._flow, self._baseline, n) if self._flow is not None else None
+        self._measure = FrameMeasure(self.cfg, self._fx, self._baseline)
         self._history: deque[Sample] = deque()
         self._event: list[Sample] = []
         self._peak = 0.0
@@ -109,13 +97,9 @@ class Spotter:
         self._lost_since: float | None = None
         self._cnn_neutral = CnnNeutral()
         self._last_t = -np.inf
-        self._smooth = Boxcar(SMOOTH_MS)
         self._last_cnn_ms = -np.inf
         self._hold = TalkHold()
-        self._early: tuple[int, FlowChannel, Future[EarlyFlow | None]] | None = None
         self._above_ms = -np.inf
-        self._flow_busy_ms = -np.inf  # last frame whose flow (alone) was not calm
-        self._found_ms = -np.inf  # when detection last (re)found the face
         self._reported_ms = -np.inf  # offset of the last event reported
         self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
         self._side.reset()
@@ -137,27 +121,13 @@ class Spotter:
         return dataclasses.asdict(new)
 
     def prepare(self, frame: Any) -> None:
-        """Before the pipeline runs on `frame`: start its optical flow on the pipeline's side
-        thread from the previous frame's landmarks, so it runs beside the landmark model."""
-        side = getattr(self._pipeline, "side", None)
-        guide = getattr(self._pipeline, "previous_landmarks", None)
-        image = getattr(frame, "image", None)
-        if side is None or guide is None or image is None or self._flow is None or self._aligner is None:
-            return
-        self._early = (int(frame.index), self._flow, side.submit(self._flow.early, image, guide))
-
-    def _take_early(self, frame: Any) -> tuple[EarlyFlow | None, FlowChannel | None]:
-        """The side thread's flow for this frame (joined on every path) and the channel it was taken on."""
-        if self._early is None:
-            return None, None
-        index, channel, future = self._early
-        self._early = None
-        early = future.result()
-        return (early, channel) if index == int(frame.index) else (None, None)
+        """Before the pipeline runs on `frame`: its optical flow starts on the pipeline's side thread
+        (FrameMeasure.prepare), beside the landmark model."""
+        self._measure.prepare(frame, self._pipeline)
 
     def update(self, frame: Any, res: Any) -> list[Event]:
         """Feed one frame's face result; return events whose offset was confirmed now."""
-        early, channel = self._take_early(frame)
+        early, channel = self._measure.take_early(frame)
         t_ns = int(frame.t_ns)
         t_ms = t_ns / 1e6
         self.frames += 1
@@ -171,58 +141,24 @@ class Spotter:
             self._side.flush()
             return self._with_episodes(self._face_lost(t_ms))
         self._lost_since = None
-        if getattr(res, "detected", False):
-            self._found_ms = t_ms
-        settling = t_ms - self._found_ms < TRACK_SETTLE_MS
-        if self._aligner is None:
-            if settling:
-                return []
-            self._aligner = Aligner(res.landmarks)
-        aligned = self._aligner.align(res.landmarks, rows=self._fx.landmarks)
-        n = len(AU_NAMES)
-        image = getattr(frame, "image", None)
-        use_flow = self._flow is not None and image is not None
-        early = early if channel is self._flow else None  # the channel was reset since: take the crop afresh
-        flow = self._flow.update(t_ms, image, res.landmarks, early) if use_flow else np.zeros(n)  # type: ignore[union-attr]
-        angles = self._pose.follow(t_ms, rotation_angles(aligned.rotation))
-        estimates = self._fx.of_rows(aligned.points)
-        f, t_mid = self._smooth(t_ms, np.concatenate([self._pose.remove(angles, estimates), flow]))
-        base = self._baseline
-        raw = f - base.median
-        disp = self._fx.decouple(raw[:n])
-        z = disp / base.sigma[:n]
-        fdisp = raw[n:] if use_flow else None
-        z_landmarks = z
-        z_flow = fdisp / base.sigma[n:] if fdisp is not None else None
-        if z_flow is not None:
-            z = fuse(z, z_flow)
-        speed = head_speed(t_ms, aligned.rotation, self._newest_first())
-        centre, iod = face_centre(res.landmarks)
-        shift = shift_speed(t_ms, centre, iod, self._newest_first())
-        unreliable = aligned.residual > RESIDUAL_MAX or settling
-        div = self._gates.update(t_ms, raw[:n], speed, base.sigma[:n])
-        zc = z / div
-        score = combined_score(zc) if base.ready else 0.0
-        landmark_score = combined_score(z_landmarks / div)
-        if z_flow is None or combined_score(z_flow / div) >= FLOW_CALM_SHARE * self.cfg.threshold:
-            self._flow_busy_ms = t_ms
-        if fdisp is not None and base.ready:
-            self._check_flow_drift(t_ms, score, landmark_score)
-        if self._reference is not None:
-            self._reference.after_talk(t_ms, self._gates.talking, landmark_score >= 0.5 * self.cfg.threshold)
-        s = Sample(t_ms, t_ns, int(frame.index), score, disp, aligned.rotation, speed, unreliable,
-                    getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self._gates.blinking,
-                    self._gates.talking, self._gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
-                    centre=centre, shift=shift, angles=angles, estimates=estimates)
+        measured = self._measure.measure(frame, res, t_ms, early, channel, self._newest_first)
+        if measured is None:
+            return []
+        s = measured.sample
+        if measured.flow_drifted and self._event:
+            self.rejected["flow_drift"] += 1
+            log.debug("flow drifted from its reference: renewed, excursion dropped")
+            self._abandon()
         self._maybe_classify(frame, res, s)
         self._side.update(s)
+        base = self._baseline
         if not base.ready:
-            base.add(t_ms, f)
-            self._calm(s)
+            base.add(t_ms, s.f)
+            self._measure.calm(s)
             self._remember(s)
             self._cnn_neutral.add(s.emotion)
             return self._with_episodes([])
-        return self._with_episodes(self._release(s, self._step(s, f)))
+        return self._with_episodes(self._release(s, self._step(s)))
 
     def _with_episodes(self, events: list[Event], final: bool = False) -> list[Event]:
         """The spotter's events, then the episodes and flashes it can no longer overlap (side_detectors.py)."""
@@ -243,7 +179,7 @@ class Spotter:
                 self._hold.hold(ev, t_on, t_off)
             else:
                 out.append(ev)
-        released, talking = self._hold.release(s.t_ms, self._gates.talk)
+        released, talking = self._hold.release(s.t_ms, self._measure.gates.talk)
         self.rejected["talking"] += talking
         return out + released
 
@@ -263,7 +199,7 @@ class Spotter:
 
     # -- state machine ------------------------------------------------------
 
-    def _step(self, s: Sample, f: np.ndarray) -> list[tuple[Event, float, float, bool]]:
+    def _step(self, s: Sample) -> list[tuple[Event, float, float, bool]]:
         thr = self.cfg.threshold
         if not self._event:
             if s.score >= thr and not s.unreliable:
@@ -274,15 +210,14 @@ class Spotter:
                 self._below_since = None
                 return []
             if s.score < thr * CALM_SHARE and not (s.unreliable or s.blink or s.talking):
-                self._baseline.add(s.t_ms, f)
+                self._baseline.add(s.t_ms, s.f)
                 self._cnn_neutral.add(s.emotion)
-                self._calm(s)
-            elif self._flow is not None:
-                self._flow.interrupt()
+                self._measure.calm(s)
+            else:
+                self._measure.interrupt_flow()
             self._remember(s)
             return []
-        if self._flow is not None:
-            self._flow.interrupt()
+        self._measure.interrupt_flow()
         self._event.append(s)
         self._peak = max(self._peak, s.score)
         level = max(LOW_Z, LOW_FRACTION * self._peak)
@@ -335,7 +270,7 @@ class Spotter:
     def _landmarks_stuck(self, s: Sample) -> bool:
         """Longer than any micro expression, and the image has looked neutral to the flow for
         SETTLE_MS: the landmarks, not the face, stayed displaced."""
-        return s.t_ms - self._event[0].t_ms > self.cfg.max_micro_ms and s.t_ms - self._flow_busy_ms >= SETTLE_MS
+        return s.t_ms - self._event[0].t_ms > self.cfg.max_micro_ms and s.t_ms - self._measure.flow_busy_ms >= SETTLE_MS
 
     def _settle(self) -> list[tuple[Event, float, float, bool]]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
@@ -410,7 +345,7 @@ class Spotter:
             self.rejected["face_lost"] += 1
             self._abandon()
         self._history.clear()
-        if t_ms - self._lost_since >= LOST_RESET_MS and self._aligner is not None:
+        if t_ms - self._lost_since >= LOST_RESET_MS and self._measure.aligner is not None:
             log.info("face lost for %.0f ms: new reference and baseline on the next face", t_ms - self._lost_since)
             lost = self._lost_since
             self.reset()
@@ -430,24 +365,6 @@ class Spotter:
     def _newest_first(self) -> Iterator[Sample]:
         """The samples remembered (the open excursion, then the pre-roll), newest first."""
         return itertools.chain(reversed(self._event), reversed(self._history))
-
-    def _check_flow_drift(self, t_ms: float, score: float, landmark_score: float) -> None:
-        assert self._reference is not None
-        if not self._reference.drifted(t_ms, score, landmark_score, self.cfg.threshold, self._gates.blinking):
-            return
-        if self._event:
-            self.rejected["flow_drift"] += 1
-            log.debug("flow drifted from its reference: renewed, excursion dropped")
-            self._abandon()
-
-    def _calm(self, s: Sample) -> None:
-        """A neutral frame: the flow reference may be renewed from it, the pose fit learns from it."""
-        if s.unreliable or s.blink or s.talking:
-            return
-        if s.angles is not None and s.estimates is not None:
-            self._pose.add(s.t_ms, s.angles, s.estimates)
-        if self._reference is not None and s.fdisp is not None:
-            self._reference.calm(s.t_ms, s.f[len(AU_NAMES):])
 
     def _remember(self, s: Sample) -> None:
         self._history.append(s)

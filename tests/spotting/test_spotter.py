@@ -18,7 +18,8 @@ from edge.errors import InputError
 from edge.events.record import EMOTIONS
 from edge.spotting.features import AU_INDEX
 from edge.spotting.gates import GATE_INPUTS
-from edge.spotting.spotter import CONFIRM_MS, SMOOTH_MS, Spotter
+from edge.spotting.measurement import SMOOTH_MS
+from edge.spotting.spotter import CONFIRM_MS, Spotter
 
 from .conftest import PROTOTYPE_AUS, au_displacement, run_spotter, smooth_bump
 
@@ -306,7 +307,7 @@ def test_slow_head_drift_that_bends_the_landmarks_is_learnt_and_the_expression_s
     sp = spotter()
     ev = one_event(run_spotter(sp, stream), 120.0, 1500.0, 21000.0)
     assert ev.type == "macro" and ev.emotion == "anger"
-    coef = np.abs(sp._pose.coef).max(axis=0)
+    coef = np.abs(sp._measure.pose.coef).max(axis=0)
     bent = [AU_INDEX[a] for a in ("AU17", "AU23", "R14", "AU16")]
     assert (coef[bent] > 0.03).all(), coef.round(3)
     assert not coef[[AU_INDEX[a] for a in GATE_INPUTS]].any()
