@@ -80,7 +80,7 @@ class FrameMeasure:
         early = future.result()
         return (early, channel) if index == int(frame.index) else (None, None)
 
-    def measure(self, frame: Any, res: Any, t_ms: float, early: EarlyFlow | None, channel: FlowChannel | None,
+    def sample(self, frame: Any, res: Any, t_ms: float, early: EarlyFlow | None, channel: FlowChannel | None,
                 recent: Callable[[], Iterator[Sample]]) -> Measured | None:
         """The sample of a frame with a face (None while the tracked region settles on a newly found
         face before any reference shape exists). `recent()`: the samples remembered, newest first."""

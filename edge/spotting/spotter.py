@@ -141,7 +141,7 @@ class Spotter:
             self._side.flush()
             return self._with_episodes(self._face_lost(t_ms))
         self._lost_since = None
-        measured = self._measure.measure(frame, res, t_ms, early, channel, self._newest_first)
+        measured = self._measure.sample(frame, res, t_ms, early, channel, self._newest_first)
         if measured is None:
             return []
         s = measured.sample

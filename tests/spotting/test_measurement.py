@@ -23,7 +23,7 @@ def test_no_sample_while_the_region_settles_on_a_newly_found_face(make_stream) -
     out = []
     for frame, res in make_stream(seconds=0.3).frames():
         res.detected = frame.index == 0
-        got = m.measure(frame, res, frame.t_ns / 1e6, None, None, lambda: iter(()))
+        got = m.sample(frame, res, frame.t_ns / 1e6, None, None, lambda: iter(()))
         out.append(got)
     t0 = 1000.0  # the stream's first frame time, ms
     first = next(i for i, x in enumerate(out) if x is not None)
@@ -37,7 +37,7 @@ def test_a_smile_scores_over_the_threshold_against_the_neutral_learnt(make_strea
     stream = make_stream(seconds=3.0).expression({"6": 0.8, "12": 0.8}, 2400.0, 300.0)
     scores, corners = {}, {}
     for frame, res in stream.frames():
-        s = m.measure(frame, res, frame.t_ns / 1e6, None, None, lambda: iter(())).sample
+        s = m.sample(frame, res, frame.t_ns / 1e6, None, None, lambda: iter(())).sample
         if s.t_ms < 2300.0:
             base.add(s.t_ms, s.f)
         scores[frame.index], corners[frame.index] = s.score, s.z[AU_INDEX["R12"]]
