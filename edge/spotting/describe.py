@@ -75,8 +75,8 @@ def describe_episode(ep: Episode, fx: FeatureExtractor, utc: Callable[[int], str
 def describe_flash(flash: Flash, fx: FeatureExtractor, utc: Callable[[int], str], versions: dict[str, str],
                    video: str, max_micro_ms: float) -> Event:
     """The event record of a flash (flashes.py): named by its channel (brows: surprise, lip corners:
-    happiness), micro or macro by its duration (to within a frame, as the spotter's); its confidence grows with the rise, reaching 1 at
-    twice the rise that starts a flash."""
+    happiness), micro or macro by its duration (to within a frame, as the spotter's); its confidence
+    grows with the rise, reaching 1 at twice the rise that starts a flash."""
     first, top, last = flash.onset, flash.samples[flash.apex], flash.offset
     intensity = intensity_near(flash.samples, top, fx)
     duration = last.t_ms - first.t_ms

@@ -60,14 +60,15 @@ class EpisodeQueue:
             on, off = ep.onset.index, ep.offset.index
             limits = [b for b in (busy_from, episodes_busy_from if isinstance(ep, Flash) else None)
                       if b is not None]
+            if limits and off >= min(limits):
+                wait.append(ep)
+                continue
             if isinstance(ep, Flash):  # a flash of an action the expression did not involve is its own
                 own = frozenset(ep.channel.aus)
                 taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if aus & own]
             else:
                 taken = [(a, b) for a, b, _ in self._reported]
-            if limits and off >= min(limits):
-                wait.append(ep)
-            elif not any(a <= off and b >= on for a, b in taken):
+            if not any(a <= off and b >= on for a, b in taken):
                 out.append(ep)
                 self._released.append((on, off, frozenset(ep.channel.aus if isinstance(ep, Flash)
                                                           else CHANNEL_AUS[ep.channel])))
