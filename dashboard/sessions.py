@@ -66,8 +66,12 @@ class FileKeeper:
 
 
 def _key_from_file(path: Path, what: str) -> bytes:
+    """A text key (base64, hex: `openssl rand -base64 32`) loses the newline an editor or `echo`
+    added; a binary one (`head -c 32 /dev/urandom`) is taken byte for byte, since any of its bytes,
+    the first and last included, may be a whitespace character."""
     try:
-        key = path.read_bytes().strip()
+        raw = path.read_bytes()
+        key = raw.strip() if raw.isascii() else raw
     except OSError as e:
         raise ConfigError(f"{what}: cannot read {path} ({e.strerror})") from None
     if len(key) < MIN_KEY_BYTES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from edge.errors import InputError
@@ -29,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="score: these predictions (annotation format) instead of running the pipeline")
     p.add_argument("--save-predictions", type=Path, metavar="OUT.csv", help="score: write the predictions scored")
     p.add_argument("--json", action="store_true", help="score: print one JSON object")
+    p.add_argument("--perturb", metavar="NAME",
+                   help="score: run on the clips transcoded first (reencode: libx264 CRF 14; upscale2: faces twice "
+                   "as large; downscale: 0.75x), against the same annotations: how fragile the figures are")
     p.set_defaults(func=run)
 
 
@@ -56,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]) -> int:
     from edge.evaluation.real import annotated_clips, load_truth, read_predictions, score_clips, score_dict
+    from edge.evaluation.perturb import transcode
     from edge.events.annotations import write_annotations
+
+    if args.perturb and args.predictions:
+        raise InputError("--perturb runs the pipeline; it cannot score --predictions")
 
     if not args.clips:
         names = annotated_clips(manifest, args.annotations)
@@ -69,7 +77,16 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         from edge.evaluation.harness import predict
 
         frames = {t.video: t.frames for t in truths}
-        preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line)
+        if args.perturb:
+            with tempfile.TemporaryDirectory(prefix="microexpr-perturb-") as tmp:
+                videos = {t.video: transcode(t.path, args.perturb, Path(tmp)) for t in truths}
+                preds = predict(videos, frames, args.config, progress=progress_line)
+            changed = [f"{t.video} ({frames[t.video]} frames, not {t.frames})"
+                       for t in truths if frames[t.video] != t.frames]
+            if changed:
+                raise InputError(f"--perturb {args.perturb}: the variant lost or gained frames: {', '.join(changed)}")
+        else:
+            preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line)
     if args.save_predictions:
         write_annotations(args.save_predictions, preds)
     scores = score_clips(truths, preds)

@@ -37,7 +37,9 @@ class EpisodeQueue:
     excursion spotter's events win (their onset and apex come from the AUs and are the more
     precise), then the CNN's episodes (their extents follow the whole expression), then the flashes,
     which also wait for the CNN episode under way. A flash is dropped only where what covers it
-    involved its action: brows raised during a smile are an expression of their own."""
+    involved its whole action: brows raised during a smile are an expression of their own, and so
+    are both brows raised (AU1+AU2) inside a sadness that moved only the inner brows (AU1), or both
+    lip corners inside a one-sided contempt."""
 
     def __init__(self, remember: int = 64) -> None:
         self._pending: list[Episode | Flash] = []
@@ -63,9 +65,9 @@ class EpisodeQueue:
             if limits and off >= min(limits):
                 wait.append(ep)
                 continue
-            if isinstance(ep, Flash):  # a flash of an action the expression did not involve is its own
+            if isinstance(ep, Flash):  # a flash of an action the expression did not wholly involve is its own
                 own = frozenset(ep.channel.aus)
-                taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if aus & own]
+                taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if own <= aus]
             else:
                 taken = [(a, b) for a, b, _ in self._reported]
             if not any(a <= off and b >= on for a, b in taken):

@@ -89,6 +89,13 @@ def test_instances_sharing_a_store_share_the_key_on_purpose(tmp_path, monkeypatc
     x = deployment(tmp_path / "x", local=False)
     y = deployment(tmp_path / "y")
     assert y.auth.valid(x.auth.issue()) and not one.auth.valid(x.auth.issue())
+    # A binary key is taken byte for byte, whitespace at its ends included; a text key loses its newline.
+    (creds / "binary").write_bytes(b"\n" + bytes(range(0x80, 0x9e)) + b" ")
+    (creds / "text").write_bytes(b"c2Vzc2lvbiBrZXkgb2YgMzIgYnl0ZXMgYXQgbGVhc3Q=\n")
+    for name in ("binary", "text"):
+        a = deployment(tmp_path / f"{name}-a", session_key_file=str(creds / name))
+        b = deployment(tmp_path / f"{name}-b", session_key_file=str(creds / name))
+        assert b.auth.valid(a.auth.issue())
     (creds / "short").write_bytes(b"too short")
     with pytest.raises(Exception, match="session_key_file: .*at least 32 bytes"):
         deployment(tmp_path / "z", session_key_file=str(creds / "short"))

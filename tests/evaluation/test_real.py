@@ -92,17 +92,6 @@ def score_cmd(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-@pytest.fixture
-def single_face_annotated(tmp_path, real_footage):
-    """single_face.mp4 (72 frames at 30 fps) with one smile annotated by this test and one talking range."""
-    d = tmp_path / "annotations"
-    d.mkdir()
-    (d / "single_face.csv").write_text("video,onset,apex,offset,type,emotion,aus,note\n"
-                                       "single_face.mp4,35,60,71,macro,happiness,6+12,smile\n")
-    (d / "single_face.ranges.csv").write_text("video,kind,start,end,note\nsingle_face.mp4,talking,0,29,\n")
-    return d
-
-
 def test_score_command_on_a_predictions_csv(tmp_path, single_face_annotated):
     pred = tmp_path / "pred.csv"
     pred.write_text("video,onset,apex,offset,type,emotion,aus\nsingle_face.mp4,38,50,71,macro,happiness,\n"

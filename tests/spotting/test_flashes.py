@@ -128,6 +128,10 @@ def test_a_flash_waits_for_the_cnn_episode_under_way_and_is_dropped_where_one_co
     smile.reported(on - 20, off + 20, {"AU6", "AU12"})  # brows raised during a smile are their own expression
     smile.add([flash])
     assert smile.ready(busy_from=None) == [flash]
+    sad = EpisodeQueue()
+    sad.reported(on - 60, off + 20, {"AU1", "AU4", "AU15"})  # a sadness moved the inner brows only, not AU2
+    sad.add([flash])
+    assert sad.ready(busy_from=None) == [flash]
 
 
 def test_a_cnn_episode_wins_over_a_flash_of_its_own_action_inside_it() -> None:
@@ -192,3 +196,7 @@ def test_a_quick_smile_is_dropped_where_an_event_involving_both_lip_corners_cove
     brows.reported(on - 5, off + 5, {"AU1", "AU2"})
     brows.add([flash])
     assert brows.ready(busy_from=None) == [flash]
+    one_sided = EpisodeQueue()
+    one_sided.reported(on - 5, off + 5, {"R12", "R14"})  # contempt pulls one corner: not this smile
+    one_sided.add([flash])
+    assert one_sided.ready(busy_from=None) == [flash]

@@ -1,0 +1,57 @@
+"""`footage score --perturb`: the real clips transcoded frame for frame, so the same annotations still hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from edge.errors import InputError
+from edge.evaluation.perturb import PERTURBATIONS, transcode
+
+
+def score_cmd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", "footage", "score", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def frames_and_size(path) -> tuple[int, int, int]:
+    cap = cv2.VideoCapture(str(path))
+    n, shape = 0, None
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        n, shape = n + 1, img.shape
+    cap.release()
+    return n, shape[1], shape[0]
+
+
+@pytest.mark.parametrize(("name", "scale"), [("reencode", 1.0), ("upscale2", 2.0), ("downscale", 0.75)])
+def test_every_variant_keeps_every_frame_and_scales_the_face(tmp_path, real_footage, name, scale):
+    clip = real_footage.path("noface_face")  # a .mov: the variant is an .mp4 with the same frames
+    n, w, h = frames_and_size(clip)
+    out = transcode(clip, name, tmp_path)
+    assert out.suffix == ".mp4" and out.parent == tmp_path
+    assert frames_and_size(out) == (n, round(w * scale / 2) * 2, round(h * scale / 2) * 2)
+
+
+def test_an_unknown_variant_is_refused(tmp_path, real_footage):
+    with pytest.raises(InputError, match="one of " + ", ".join(PERTURBATIONS)):
+        transcode(real_footage.path("single_face"), "sharpen", tmp_path)
+
+
+def test_score_on_a_variant_and_bad_flags_are_one_line_exit_2(tmp_path, single_face_annotated):
+    r = score_cmd("single_face", "--annotations", str(single_face_annotated), "--perturb", "upscale2", "--json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)["clips"][0]
+    assert c["frames"] == 72 and c["episodes"] == 1 and c["hits"] + c["misses"] == 1
+    bad = ((("--perturb", "sharpen"), "--perturb sharpen: unknown"),
+           (("--perturb", "reencode", "--predictions", str(tmp_path / "p.csv")), "cannot score --predictions"))
+    for args, needle in bad:
+        r = score_cmd("single_face", "--annotations", str(single_face_annotated), *args)
+        lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr")]
+        assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
