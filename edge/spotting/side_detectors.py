@@ -11,6 +11,7 @@ spotter's state machine stays about excursions.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Callable
@@ -21,6 +22,8 @@ from edge.spotting.describe import describe_episode, describe_flash
 from edge.spotting.episodes import CHANNEL_AUS, EmotionEpisodes, Episode
 from edge.spotting.features import FeatureExtractor
 from edge.spotting.flashes import ActionFlashes, Flash
+
+log = logging.getLogger(__name__)
 
 
 def action_names(aus: Iterable[str]) -> frozenset[str]:
@@ -78,11 +81,35 @@ class EpisodeQueue:
         return out
 
 
+class SameExpression:
+    """The last check of "one expression, one event", on the finished records: a macro event that
+    overlaps one already out with the same emotion is a second view of the same expression (a smile's
+    corner flash beside the CNN's episode of it, found in either order) and is dropped. A micro event
+    always passes: a brief flash inside a longer expression is what the product is for."""
+
+    def __init__(self, remember: int = 64) -> None:
+        self._out: deque[tuple[int, int, str]] = deque(maxlen=remember)  # (onset, offset, emotion) of macro events
+
+    def keep(self, events: list[Event]) -> list[Event]:
+        """`events` minus those repeating a macro expression already out; what passes is remembered."""
+        out = []
+        for ev in events:
+            if ev.type == "macro" and ev.emotion:
+                if any(e == ev.emotion and a <= ev.offset_frame and ev.onset_frame <= b for a, b, e in self._out):
+                    log.debug("macro %s at frames %d-%d repeats one already out: dropped", ev.emotion,
+                              ev.onset_frame, ev.offset_frame)
+                    continue
+                self._out.append((ev.onset_frame, ev.offset_frame, ev.emotion))
+            out.append(ev)
+        return out
+
+
 class SideDetectors:
     """`update` on every sample with a face, `ready` after the spotter's own events of the frame."""
 
     def __init__(self) -> None:
         self.queue = EpisodeQueue()  # outlives reset(): it holds what was found on the subject just lost
+        self.same = SameExpression()  # likewise
         self.reset()
 
     def reset(self) -> None:
@@ -93,6 +120,7 @@ class SideDetectors:
     def restart(self) -> None:
         """Forget everything, the queue too (the timeline restarted)."""
         self.queue = EpisodeQueue()
+        self.same = SameExpression()
         self.reset()
 
     def update(self, s: Sample) -> None:

@@ -169,7 +169,7 @@ class Spotter:
                         for x in ready]
         for ev in out[len(events):]:
             ev.clock_synced = self._times.synced
-        return out
+        return self._side.same.keep(out)
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""

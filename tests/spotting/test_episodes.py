@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode
 from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes
-from edge.spotting.side_detectors import EpisodeQueue
+from edge.spotting.side_detectors import EpisodeQueue, SameExpression
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 
 FPS = 30.0
@@ -129,3 +131,22 @@ def test_an_episode_becomes_a_macro_event_named_by_its_channel() -> None:
     assert 11.0 * FPS <= ev.apex_frame < 11.5 * FPS
     assert ev.duration_ms == pytest.approx(2000.0, abs=2 * EVERY * 1000 / FPS)
     assert ev.scores["happiness"] == max(ev.scores.values()) and sum(ev.scores.values()) == pytest.approx(1.0)
+
+
+def test_a_second_macro_event_of_the_same_emotion_over_the_same_frames_is_dropped_and_others_pass() -> None:
+    (ep,) = run([(10.0, "happy", 0.6), (11.0, "happy", 0.8), (11.5, "happy", 0.6), (12.0, "neutral", 0.0)], 20.0)
+    smile = describe_episode(ep, FeatureExtractor(), lambda ns: f"{ns}", {"software": "t"}, "clip.mp4")
+    on, off = smile.onset_frame, smile.offset_frame
+
+    def ev(a: int, b: int, emotion: str = "happiness", kind: str = "macro") -> object:
+        return dataclasses.replace(smile, onset_frame=a, apex_frame=a, offset_frame=b, emotion=emotion, type=kind)
+
+    corner_flash = ev(on - 5, on + 10)  # the smile's flash, found after the CNN's episode
+    brows = ev(on + 2, on + 12, "surprise")  # another expression on the same frames
+    quick = ev(on + 3, on + 6, kind="micro")  # a flash inside it: what the product is for
+    later = ev(off + 1, off + 40)  # the next smile, touching none of the first's frames
+    same = SameExpression()
+    assert same.keep([smile]) == [smile]
+    assert same.keep([corner_flash, brows, quick]) == [brows, quick]
+    assert same.keep([later]) == [later]
+    assert same.keep([ev(off + 40, off + 50)]) == []  # overlaps `later` by its last frame
