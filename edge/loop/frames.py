@@ -14,7 +14,9 @@ on `drain`/`close`. `vision.loop` chooses:
   same inputs, and the events are the serial loop's; only the work overlaps across frames.
 
 With one usable core (`os.sched_getaffinity`, so `taskset` and systemd's CPUAffinity= count) the
-pipelined loop runs its stages inline: on one core threads only add switches.
+pipelined loop runs its stages inline: on one core threads only add switches. With stage threads,
+OpenCV runs single-threaded while the loop is open (its warps and the optical flow would otherwise
+split across a pool of their own that contends with the stages for the same cores).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
+
+import cv2
 
 from edge.events.record import Event
 from edge.loop.stages import OrderedStages, Slot, Stage
@@ -179,8 +183,13 @@ class PipelinedLoop:
         if spotter is not None and hasattr(spotter, "set_context"):
             spotter.set_context(pipeline=SpotContext(pipeline, self._side))
         self._switch_before: float | None = None
+        self._cv_threads_before: int | None = None
         self._stages: OrderedStages | None = None
         if self.workers > 1:
+            # The stages are the parallelism: OpenCV's own pool would only contend with them for the
+            # cores (on this 2-vCPU VM it cost 0.2-0.4 ms of CPU a frame, docs/benchmarks.md session 13).
+            self._cv_threads_before = cv2.getNumThreads()
+            cv2.setNumThreads(1)
             if gil_switch_ms > 0:
                 # Both stages run Python between their GIL-free calls; a short switch interval keeps
                 # one from waiting out the other's numpy stretch (as with the side thread).
@@ -235,7 +244,7 @@ class PipelinedLoop:
         try:
             return [self._done(s) for s in self._stages.close()]
         finally:
-            self._restore_switch()
+            self._restore()
 
     def check(self) -> None:
         """Raise a stage failure not yet raised (after `close` returned the frames before it)."""
@@ -246,12 +255,16 @@ class PipelinedLoop:
         """Stop the stage threads without finishing the frames in them (the caller is crashing)."""
         if self._stages is not None:
             self._stages.close(drain=False)
-        self._restore_switch()
+        self._restore()
 
-    def _restore_switch(self) -> None:
+    def _restore(self) -> None:
+        """The process-wide settings the loop changed, as they were."""
         if self._switch_before is not None:
             sys.setswitchinterval(self._switch_before)
             self._switch_before = None
+        if self._cv_threads_before is not None:
+            cv2.setNumThreads(self._cv_threads_before)
+            self._cv_threads_before = None
 
     def oldest_pending_s(self) -> float:
         return self._stages.oldest_pending_s() if self._stages is not None else 0.0

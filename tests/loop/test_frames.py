@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import pytest
 
@@ -161,6 +162,32 @@ def test_one_usable_core_runs_the_stages_inline():
     done = run_all(loop, 60)
     assert [d.frame.index for d in done] == list(range(60))
     assert pipe.threads["track"] == {threading.current_thread().name} == spot.threads
+
+
+def test_opencv_runs_single_threaded_under_stage_threads_and_gets_its_pool_back_at_close():
+    class Counting(Pipeline):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cv_threads: set[int] = set()
+
+        def track(self, frame: Frame) -> Res:
+            self.cv_threads.add(cv2.getNumThreads())
+            return super().track(frame)
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(3)
+        for workers, inside in ((2, {1}), (1, {3})):  # inline on one core: OpenCV left alone
+            pipe = Counting()
+            loop = PipelinedLoop(pipe, Spotter(), workers=workers)
+            run_all(loop, 40)
+            assert pipe.cv_threads == inside and cv2.getNumThreads() == 3, workers
+        loop = PipelinedLoop(Pipeline(), Spotter(), workers=2)
+        loop.put(next(frames(1)))
+        loop.abort()  # a crashing caller restores it too
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
 
 
 def test_the_loop_is_chosen_by_name_and_a_pipeline_without_split_steps_is_refused():
