@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="score: print one JSON object")
     p.add_argument("--perturb", metavar="NAME",
                    help="score: run on the clips transcoded first (reencode: libx264 CRF 14; upscale2: faces twice "
-                   "as large; downscale: 0.75x), against the same annotations: how fragile the figures are")
+                   "as large; downscale: 0.75x; mirror: flipped left to right; dim: a darker, flatter room), against the "
+                   "same annotations: how fragile the figures are")
     p.set_defaults(func=run)
 
 

@@ -5,8 +5,9 @@ flatter it. A benign change to the same footage -- a fresh high-quality
 encode, or the faces twice as large in pixels (the issue's real set has faces
 55 to 520 px wide; the development clips' are 40 to 110) -- leaves every
 expression where the annotators put it, so the annotations still hold frame for
-frame and any drop in the score is fragility, not harder footage. `microexpr
-footage score --perturb NAME` scores these; docs/evaluation.md has the figures.
+frame and any drop in the score is fragility, not harder footage. Mirrored, or
+in a dimmer room, the expressions are also where they were. `microexpr footage
+score --perturb NAME` scores these; docs/evaluation.md has the figures.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ PERTURBATIONS: dict[str, str | None] = {
     "reencode": None,
     "upscale2": "scale=iw*2:ih*2:flags=bicubic",
     "downscale": "scale=trunc(iw*3/8)*2:trunc(ih*3/8)*2:flags=area",
+    # The same people mirrored (a webcam preview's habit): the landmark model is not mirror-symmetric,
+    # so this is the nearest thing here to another face with the same expressions at the same times.
+    "mirror": "hflip",
+    # A darker, flatter room: mean level down about 30 grey levels, contrast to 70 %.
+    "dim": "eq=brightness=-0.12:contrast=0.7",
 }
 CRF = 14
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from edge.errors import InputError
@@ -30,13 +31,34 @@ def frames_and_size(path) -> tuple[int, int, int]:
     return n, shape[1], shape[0]
 
 
-@pytest.mark.parametrize(("name", "scale"), [("reencode", 1.0), ("upscale2", 2.0), ("downscale", 0.75)])
+@pytest.mark.parametrize(("name", "scale"), [("reencode", 1.0), ("upscale2", 2.0), ("downscale", 0.75),
+                                            ("mirror", 1.0), ("dim", 1.0)])
 def test_every_variant_keeps_every_frame_and_scales_the_face(tmp_path, real_footage, name, scale):
     clip = real_footage.path("noface_face")  # a .mov: the variant is an .mp4 with the same frames
     n, w, h = frames_and_size(clip)
     out = transcode(clip, name, tmp_path)
     assert out.suffix == ".mp4" and out.parent == tmp_path
     assert frames_and_size(out) == (n, round(w * scale / 2) * 2, round(h * scale / 2) * 2)
+
+
+def first_frame(path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    ok, img = cap.read()
+    cap.release()
+    assert ok, path
+    return img.astype(np.float32)
+
+
+def test_mirror_flips_the_picture_and_dim_darkens_and_flattens_it(tmp_path, real_footage):
+    clip = real_footage.path("single_face")
+    for sub in "rmd":
+        (tmp_path / sub).mkdir()
+    orig = first_frame(transcode(clip, "reencode", tmp_path / "r"))
+    mirrored = first_frame(transcode(clip, "mirror", tmp_path / "m"))
+    assert np.abs(mirrored[:, ::-1] - orig).mean() < 2.0 < np.abs(mirrored - orig).mean()
+    dim = first_frame(transcode(clip, "dim", tmp_path / "d"))
+    assert dim.mean() < orig.mean() - 20
+    assert 0.6 * orig.std() < dim.std() < 0.8 * orig.std()
 
 
 def test_an_unknown_variant_is_refused(tmp_path, real_footage):
