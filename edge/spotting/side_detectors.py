@@ -92,6 +92,8 @@ class SameExpression:
 
     def keep(self, events: list[Event]) -> list[Event]:
         """`events` minus those repeating a macro expression already out; what passes is remembered."""
+        if not events:  # nearly every frame: nothing to check, nothing allocated
+            return events
         out = []
         for ev in events:
             if ev.type == "macro" and ev.emotion:
