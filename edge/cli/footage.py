@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="score: run on the clips transcoded first (reencode: libx264 CRF 14; upscale2: faces twice "
                    "as large; downscale: 0.75x; mirror: flipped left to right; dim: a darker, flatter room), against the "
                    "same annotations: how fragile the figures are")
+    p.add_argument("--cut", type=float, metavar="LEAD",
+                   help="score: every episode in a short clip of its own, from LEAD seconds (over 1) before its "
+                   "onset to 1 s after its offset: how soon the spotter works on a face it has just met")
     p.set_defaults(func=run)
 
 
@@ -64,8 +67,15 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
     from edge.evaluation.perturb import transcode
     from edge.events.annotations import write_annotations
 
-    if args.perturb and args.predictions:
-        raise InputError("--perturb runs the pipeline; it cannot score --predictions")
+    from edge.evaluation.cuts import check_lead, cut_clip, cuts_of
+
+    for flag in ("perturb", "cut"):
+        if getattr(args, flag) is not None and args.predictions:
+            raise InputError(f"--{flag} runs the pipeline; it cannot score --predictions")
+    if args.perturb and args.cut is not None:
+        raise InputError("--perturb and --cut: give one of them")
+    if args.cut is not None:
+        check_lead(args.cut)
 
     if not args.clips:
         names = annotated_clips(manifest, args.annotations)
@@ -78,7 +88,20 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         from edge.evaluation.harness import predict
 
         frames = {t.video: t.frames for t in truths}
-        if args.perturb:
+        if args.cut is not None:
+            cuts = [c for t in truths for c in cuts_of(t, args.cut)]
+            if not cuts:
+                raise InputError(f"--cut {args.cut:g}: no episode has that much footage before it")
+            truths = [c.truth for c in cuts]
+            frames = {t.video: t.frames for t in truths}
+            with tempfile.TemporaryDirectory(prefix="microexpr-cut-") as tmp:
+                videos = {c.truth.video: cut_clip(c, Path(tmp)) for c in cuts}
+                preds = predict(videos, frames, args.config, progress=progress_line)
+            changed = [f"{t.video} ({frames[t.video]} frames, not {t.frames})"
+                       for t in truths if frames[t.video] != t.frames]
+            if changed:
+                raise InputError(f"--cut {args.cut:g}: a cut lost or gained frames: {', '.join(changed)}")
+        elif args.perturb:
             with tempfile.TemporaryDirectory(prefix="microexpr-perturb-") as tmp:
                 videos = {t.video: transcode(t.path, args.perturb, Path(tmp)) for t in truths}
                 preds = predict(videos, frames, args.config, progress=progress_line)

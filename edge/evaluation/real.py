@@ -42,6 +42,7 @@ class ClipTruth:
     fps: float
     episodes: list[Annotation]
     ranges: list[Range]
+    others: list[Annotation] = field(default_factory=list)  # neither scored nor false alarms where overlapped (cuts.py)
 
 
 @dataclass
@@ -136,7 +137,7 @@ def score_clip(truth: ClipTruth, preds: list[Annotation]) -> ClipScore:
     fps = truth.fps if truth.fps > 0 else 30.0
     first = DONT_CARE_S * fps
     cares = [a for a in truth.episodes if a.onset >= first]
-    dont = [a for a in truth.episodes if a.onset < first]
+    dont = [a for a in truth.episodes if a.onset < first] + truth.others
     talking = [r for r in truth.ranges if r.kind == "talking"]
     s = ClipScore(truth.video, truth.frames, truth.frames / fps, episodes=len(cares), dont_care=len(dont),
                   predictions=len(preds), talking_s=_frames_in(talking) / fps)

@@ -10,7 +10,10 @@ weakly. An action's own recent past is a fair resting level even while the perso
 A flash starts when the action's estimate (the mean of its AUs, IOD) rises `start` above that
 resting level, and clearly above the estimate's own frame-to-frame noise (NOISE_K times it, for
 small or blurred faces). Its extent is where the rise stays above SHARE of its peak, measured from
-the resting level frozen at the start. Longer than `max_ms` it is a held expression, not a flash
+the resting level frozen at the start; a dip under that shorter than DIP_MS (one frame of a 24-30
+fps clip) is a landmark glitch and does not end it, and a weaker rise of the same action starting
+within REBOUND_MS after a flash was reported is that flash's tail (the brows coming down unevenly),
+not a second expression. Longer than `max_ms` it is a held expression, not a flash
 (the CNN episodes or the excursion spotter report those). Each channel has its own corroboration:
 
 * brows (surprise): not while the CNN's happiness is up, since brows raised in a laugh are the laugh's;
@@ -33,12 +36,15 @@ from edge.spotting.candidate import Sample
 from edge.spotting.features import AU_INDEX
 
 WINDOW_MS = 2000.0  # an action's resting level: over this much of the recent past
+WARM_MS = 800.0  # ... usable once this much of it is there: a clip's first second is left out of the annotations, not two
 QUANTILE = 20.0  # ... its 20th percentile (an action held for half of it does not become the rest)
 RECOMPUTE_MS = 100.0  # the resting level and the noise are recomputed at most this often (a 2 s level hardly moves in it)
 NOISE_K = 8.0  # a flash rises at least this many times the estimate's frame-to-frame noise
 SHARE = 0.4  # the extent: while the rise stays above this share of its peak
 BACK_MS = 1000.0  # the onset is looked for at most this far before the start
 MIN_MS = 40.0  # shorter than the shortest micro expression (1/25 s) is a landmark glitch
+DIP_MS = 50.0  # a dip below SHARE shorter than this (one frame at 20-30 fps) is a glitch too: the flash goes on
+REBOUND_MS = 250.0  # a weaker flash of the same action starting this soon after one reported is its tail
 HAPPY_RISE = 0.5  # brows: the CNN's happiness this far above its usual level makes them the laugh's
 SMILE_RISE = 0.1  # lip corners: the CNN's happiness rises this far over usual in (or just before) the flash
 TALK_SHARE = 0.5  # lip corners: talking on more than this share of the frames makes them speech's
@@ -109,6 +115,8 @@ class _Open:
     peak: float
     happy_rise: float = 0.0  # the most the CNN's happiness rose over usual since the start
     happy_before: float = 0.0  # ... and over the BACK_MS before it
+    dip_ms: float = 0.0  # how long the action has been below SHARE of the peak (frames x their periods)
+    below: int = 0  # ... in frames
 
 
 @dataclass
@@ -117,6 +125,7 @@ class _State:
     rest: float = 0.0
     noise: float = 0.0
     open: _Open | None = None
+    last: tuple[float, float] | None = None  # the last flash reported: (offset time, peak)
 
 
 class ActionFlashes:
@@ -146,7 +155,7 @@ class ActionFlashes:
             self._recent.popleft()
             self._heights.popleft()
         self._learn(s.t_ms)
-        warm = s.t_ms - self._first_ms >= WINDOW_MS
+        warm = s.t_ms - self._first_ms >= WARM_MS
         out: list[Flash] = []
         for i, st in enumerate(self._states):
             h = float(heights[i])
@@ -164,7 +173,7 @@ class ActionFlashes:
         out: list[Flash] = []
         for st in self._states:
             if st.open is not None:
-                out += self._close(st, len(st.open.frames) - 1)
+                out += self._close(st, len(st.open.frames) - 1 - st.open.below)
         return out
 
     # -- internals ------------------------------------------------------------------
@@ -194,8 +203,13 @@ class ActionFlashes:
             st.open = None  # held: not a flash (its rest catches up with it within WINDOW_MS)
             return []
         if h - op.base >= SHARE * op.peak:
+            op.dip_ms, op.below = 0.0, 0
             return []
-        return self._close(st, len(op.frames) - 2)
+        op.dip_ms += s.t_ms - op.frames[-2][0].t_ms
+        op.below += 1
+        if op.dip_ms < DIP_MS:
+            return []
+        return self._close(st, len(op.frames) - 1 - op.below)
 
     @staticmethod
     def _close(st: _State, last: int) -> list[Flash]:
@@ -213,6 +227,9 @@ class ActionFlashes:
         flash = Flash(st.channel, [x for x, _ in span], [hx - op.base for _, hx in span])
         if not MIN_MS <= flash.duration_ms() <= st.channel.max_ms or not _corroborated(flash, op):
             return []
+        if st.last is not None and flash.onset.t_ms - st.last[0] <= REBOUND_MS and flash.peak <= st.last[1]:
+            return []  # the action rebounding after the flash just reported, not a new expression
+        st.last = (flash.offset.t_ms, flash.peak)
         return [flash]
 
 

@@ -5,6 +5,8 @@ footage/annotations/; the guards live in one place, footage/thresholds.toml. The
 per session over every annotated clip (about 8000 frames when all are annotated); each test reads
 that one result. It runs again on the same clips re-encoded (`footage score --perturb reencode`): the
 settings were chosen on the originals, so a change that only fits their exact pixels fails there.
+And once on every episode cut into a short clip of its own with 1.2 s of lead-in (`footage score
+--cut 1.2`): how soon the detectors work on a face they have just met, as in a short posed clip.
 Replay only: the clips are files, not a scene in front of a camera.
 """
 
@@ -15,6 +17,7 @@ import tomllib
 
 import pytest
 
+from edge.evaluation.cuts import cut_clip, cuts_of
 from edge.evaluation.harness import predict
 from edge.evaluation.perturb import transcode
 from edge.evaluation.real import ClipScore, score_clips, score_dict, total
@@ -25,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 # footage variant -> its section of footage/thresholds.toml
-SECTIONS = {"original": "total", "reencode": "reencode"}
+SECTIONS = {"original": "total", "reencode": "reencode", "cut": "cut"}
+CUT_LEAD_S = 1.2
 
 
 @pytest.fixture(scope="session", params=list(SECTIONS))
@@ -34,17 +38,28 @@ def variant(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def real_scores(real_footage, real_truths, variant, tmp_path_factory) -> list[ClipScore]:
-    """Each annotated clip's score from one pipeline run over all of them (the variant's transcodes)."""
-    frames = {t.video: t.frames for t in real_truths}
+def scored_truths(real_truths, variant):
+    """What the variant scores: the annotated clips, or (cut) one short clip per episode with the lead-in."""
+    if variant == "cut":
+        return [c.truth for t in real_truths for c in cuts_of(t, CUT_LEAD_S)]
+    return real_truths
+
+
+@pytest.fixture(scope="session")
+def real_scores(real_truths, scored_truths, variant, tmp_path_factory) -> list[ClipScore]:
+    """Each scored clip's score from one pipeline run over all of them (the variant's transcodes or cuts)."""
+    frames = {t.video: t.frames for t in scored_truths}
     if variant == "original":
         videos = {t.video: t.path for t in real_truths}
+    elif variant == "cut":
+        out = tmp_path_factory.mktemp(variant)
+        videos = {c.truth.video: cut_clip(c, out) for t in real_truths for c in cuts_of(t, CUT_LEAD_S)}
     else:
         out = tmp_path_factory.mktemp(variant)
         videos = {t.video: transcode(t.path, variant, out) for t in real_truths}
     preds = predict(videos, frames)
-    assert frames == {t.video: t.frames for t in real_truths}, "the decoder returned another frame count than the container"
-    return score_clips(real_truths, preds)
+    assert frames == {t.video: t.frames for t in scored_truths}, "the decoder returned another frame count than expected"
+    return score_clips(scored_truths, preds)
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +74,12 @@ def _measured(scores: list[ClipScore]) -> str:
     return "\n" + table(score_dict(scores, details=False))
 
 
-def test_every_annotated_clip_is_scored_at_its_manifest_length(real_footage, real_truths, real_scores):
-    assert [s.video for s in real_scores] == [t.video for t in real_truths]
+def test_every_annotated_clip_is_scored_at_its_manifest_length(real_footage, real_truths, scored_truths, real_scores):
+    assert [s.video for s in real_scores] == [t.video for t in scored_truths]
     for t in real_truths:
         assert t.frames == real_footage.clips[t.name].frames, t.name
-    assert total(real_scores).episodes + total(real_scores).dont_care == sum(len(t.episodes) for t in real_truths)
+    everything = sum(len(t.episodes) + len(t.others) for t in scored_truths)
+    assert total(real_scores).episodes + total(real_scores).dont_care == everything
 
 
 @pytest.mark.parametrize("metric", ["recall", "recall_iou50", "precision", "emotion_accuracy"])

@@ -112,6 +112,13 @@ def test_nothing_before_the_usual_level_is_known_and_nothing_without_the_cnn() -
     assert all(det.update(sample(i, None)) == [] for i in range(300)) and det.flush() == []
 
 
+def test_a_posed_smile_right_after_the_first_second_is_found() -> None:
+    """Annotators leave a clip's first second out; a short posed clip's expression can start right after."""
+    (ep,) = run([(1.1, "happy", 0.8), (2.6, "neutral", 0.0)], 4.0)
+    assert ep.emotion == "happiness"
+    assert ep.onset.index == pytest.approx(1.1 * FPS, abs=EVERY)
+
+
 def test_the_queue_drops_an_episode_the_spotter_reported_and_holds_one_it_may_still_report() -> None:
     eps = run([(5.0, "happy", 0.8), (7.0, "neutral", 0.0), (10.0, "surprise", 0.8), (12.0, "neutral", 0.0)], 15.0)
     first, second = eps

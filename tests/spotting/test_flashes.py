@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.spotting.flashes import BROWS, CORNERS, HAPPY_RISE, MIN_MS, SHARE, SMILE_RISE, TALK_SHARE, WINDOW_MS, ActionFlashes
+from edge.spotting.flashes import (BROWS, CORNERS, DIP_MS, HAPPY_RISE, MIN_MS, REBOUND_MS, SHARE, SMILE_RISE, TALK_SHARE,
+                                  WARM_MS, ActionFlashes)
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_flash
 from edge.spotting.episodes import EmotionEpisodes
@@ -82,6 +83,37 @@ def test_a_raise_under_the_start_level_a_glitch_and_a_held_raise_are_not_flashes
     assert run(lambda t: trapezoid(t, 5.0, 0.15, held, 0.2, 0.03), 15.0) == []
 
 
+def with_dip(base, at: float, frames: int, fps: float = FPS):
+    """`base(t)` with `frames` frames from `at` s on dropped to zero (a landmark glitch, or the brows coming down)."""
+    return lambda t: 0.0 if at <= t < at + (frames - 0.5) / fps else base(t)
+
+
+def test_a_one_frame_dip_does_not_split_a_flash_a_longer_one_does() -> None:
+    raise_ = lambda t: trapezoid(t, 5.0, 0.05, 0.4, 0.05, 0.05)
+    assert 1000.0 / FPS < DIP_MS < 2000.0 / FPS  # one frame at 24 fps is under the dip's length, two are not
+    (whole,) = run(with_dip(raise_, 5.2, 1), 10.0)
+    assert whole.onset.t_ms < 5200.0 < whole.offset.t_ms and whole.duration_ms() > 400.0
+    # Two frames end it at the dip (what follows, no higher and this soon, is its tail: next test).
+    (cut,) = run(with_dip(raise_, 5.2, 2), 10.0)
+    assert cut.offset.t_ms < 5200.0
+    # At 120 fps the same 42 ms dip is five frames: still one flash, whose offset is the fall's.
+    (fast,) = run(with_dip(raise_, 5.2, 5, 120.0), 10.0, fps=120.0)
+    assert fast.offset.t_ms == pytest.approx(whole.offset.t_ms, abs=1000 / FPS)
+
+
+def test_a_weaker_rebound_just_after_a_flash_is_its_tail_a_stronger_or_later_one_is_new() -> None:
+    first = lambda t: trapezoid(t, 5.0, 0.05, 0.2, 0.05, 0.05)
+    gap = 0.15  # well under REBOUND_MS, over DIP_MS: the first flash has ended
+    assert DIP_MS / 1000 < gap < REBOUND_MS / 1000
+    second_at = 5.3 + gap
+    weaker = lambda t: first(t) + trapezoid(t, second_at, 0.05, 0.1, 0.05, 0.04)
+    stronger = lambda t: first(t) + trapezoid(t, second_at, 0.05, 0.1, 0.05, 0.06)
+    later = lambda t: first(t) + trapezoid(t, 5.3 + REBOUND_MS / 1000 + 0.2, 0.05, 0.1, 0.05, 0.04)
+    assert [round(f.peak, 3) for f in run(weaker, 10.0)] == [0.05]
+    assert [round(f.peak, 3) for f in run(stronger, 10.0)] == [0.05, 0.06]
+    assert [round(f.peak, 3) for f in run(later, 10.0)] == [0.05, 0.04]
+
+
 def test_brows_drifting_up_slowly_are_not_a_flash_their_rest_follows_them() -> None:
     # A slow nod or a slow lift: 0.05 IOD over 10 s, well over START in all, never START within the window.
     assert run(lambda t: 0.005 * max(0.0, t - 3.0), 15.0) == []
@@ -109,7 +141,13 @@ def test_brows_raised_in_a_laugh_belong_to_the_laugh() -> None:
 
 
 def test_nothing_before_the_rest_is_known() -> None:
-    assert run(lambda t: trapezoid(t, WINDOW_MS / 2000.0, 0.15, 0.2, 0.2, 0.03), 5.0) == []
+    assert run(lambda t: trapezoid(t, WARM_MS / 2000.0, 0.15, 0.2, 0.2, 0.03), 5.0) == []
+
+
+def test_a_flash_just_after_the_first_second_is_found() -> None:
+    """Annotators leave a clip's first second out; a posed clip's expression can start right after it."""
+    (flash,) = run(lambda t: trapezoid(t, 1.0, 0.15, 0.2, 0.2, 0.03), 3.0, noise=0.001, seed=5)
+    assert 950.0 <= flash.onset.t_ms <= 1100.0
 
 
 def test_a_flash_waits_for_the_cnn_episode_under_way_and_is_dropped_where_one_covers_it() -> None:
