@@ -25,6 +25,11 @@ from edge.spotting.flashes import ActionFlashes, Flash
 
 log = logging.getLogger(__name__)
 
+# A CNN episode is the same expression as a reported event only where they share this much of their
+# frames (temporal IoU): a brief excursion on the edge of a long laugh, or a long event that merely
+# touches a smile's onset, leaves the episode its own event (session 15, on the real clips' six views).
+COVER_IOU = 0.3
+
 
 def action_names(aus: Iterable[str]) -> frozenset[str]:
     """An event record's AU names as the estimates' names: a bilateral AU12/AU14 is both sides."""
@@ -38,7 +43,8 @@ class EpisodeQueue:
     """Episodes and flashes wait until the excursion spotter has decided about the same moments,
     and one that overlaps an event already reported is dropped: one expression, one event. The
     excursion spotter's events win (their onset and apex come from the AUs and are the more
-    precise), then the CNN's episodes (their extents follow the whole expression), then the flashes,
+    precise; an episode yields only to one sharing COVER_IOU of its frames), then the CNN's episodes
+    (their extents follow the whole expression), then the flashes,
     which also wait for the CNN episode under way. A flash is dropped only where what covers it
     involved its whole action: brows raised during a smile are an expression of their own, and so
     are both brows raised (AU1+AU2) inside a sadness that moved only the inner brows (AU1), or both
@@ -56,10 +62,12 @@ class EpisodeQueue:
         """The spotter reported an event on these frames, involving these AUs (its record's names)."""
         self._reported.append((onset_frame, offset_frame, action_names(aus)))
 
-    def ready(self, busy_from: int | None, episodes_busy_from: int | None = None) -> list[Episode | Flash]:
+    def ready(self, busy_from: int | None, episodes_busy_from: int | None = None,
+              keep: Callable[[Episode | Flash], bool] = lambda found: True) -> list[Episode | Flash]:
         """The pending episodes that end before frame `busy_from` (the earliest frame the spotter may
         still report; None: it has nothing left to report), minus those overlapping what was reported;
-        flashes also wait for `episodes_busy_from` (the CNN episode under way, if any)."""
+        flashes also wait for `episodes_busy_from` (the CNN episode under way, if any). `keep` has the
+        last word on each (SameExpression): only what it keeps counts as released for the flashes after."""
         out, wait = [], []
         for ep in sorted(self._pending, key=lambda e: isinstance(e, Flash)):  # episodes first
             on, off = ep.onset.index, ep.offset.index
@@ -72,13 +80,19 @@ class EpisodeQueue:
                 own = frozenset(ep.channel.aus)
                 taken = [(a, b) for a, b, aus in itertools.chain(self._reported, self._released) if own <= aus]
             else:
-                taken = [(a, b) for a, b, _ in self._reported]
-            if not any(a <= off and b >= on for a, b in taken):
+                taken = [(a, b) for a, b, _ in self._reported if _iou(a, b, on, off) >= COVER_IOU]
+            if not any(a <= off and b >= on for a, b in taken) and keep(ep):
                 out.append(ep)
                 self._released.append((on, off, frozenset(ep.channel.aus if isinstance(ep, Flash)
                                                           else CHANNEL_AUS[ep.channel])))
         self._pending = wait
         return out
+
+
+def _iou(a: int, b: int, c: int, d: int) -> float:
+    """Temporal IoU of frames a..b and c..d (inclusive)."""
+    inter = min(b, d) - max(a, c) + 1
+    return max(0, inter) / (max(b, d) - min(a, c) + 1)
 
 
 class SameExpression:
@@ -133,14 +147,15 @@ class SideDetectors:
         """The face is gone or the footage ended: what is under way ends at its last frame."""
         self.queue.add([*self.episodes.flush(), *self.flashes.flush()])
 
-    def ready(self, events: list[Event], busy_from: int | None, final: bool) -> list[Episode | Flash]:
+    def ready(self, events: list[Event], busy_from: int | None, final: bool,
+              keep: Callable[[Episode | Flash], bool] = lambda found: True) -> list[Episode | Flash]:
         """What no longer overlaps anything the spotter may report (from frame `busy_from` on), after
-        its `events` of this frame; `final`: the spotter has nothing left to report."""
+        its `events` of this frame, and what `keep` keeps; `final`: the spotter has nothing left to report."""
         for ev in events:
             self.queue.reported(ev.onset_frame, ev.offset_frame, ev.aus)
         if final:
-            return self.queue.ready(None, None)
-        return self.queue.ready(busy_from, self.episodes.busy_from())
+            return self.queue.ready(None, None, keep)
+        return self.queue.ready(busy_from, self.episodes.busy_from(), keep)
 
 
 def describe_side(found: Episode | Flash, fx: FeatureExtractor, utc: Callable[[int], str],

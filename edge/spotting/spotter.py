@@ -41,6 +41,8 @@ from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.gates import TalkHold, articulated
 from edge.spotting.measurement import FrameMeasure
+from edge.spotting.episodes import Episode
+from edge.spotting.flashes import Flash
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
     HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
@@ -164,12 +166,16 @@ class Spotter:
         """The spotter's events, then the episodes and flashes it can no longer overlap (side_detectors.py)."""
         busy = [x.index for x in itertools.islice(itertools.chain(self._history, self._event), 1)]
         busy += self._hold.onsets()
-        ready = self._side.ready(events, min(busy, default=None), final)
-        out = events + [describe_side(x, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
-                        for x in ready]
-        for ev in out[len(events):]:
+        out = self._side.same.keep(events)
+
+        def keep(found: Episode | Flash) -> bool:
+            ev = describe_side(found, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
             ev.clock_synced = self._times.synced
-        return self._side.same.keep(out)
+            out.extend(self._side.same.keep([ev]))
+            return out[-1] is ev if out else False
+
+        self._side.ready(events, min(busy, default=None), final, keep)
+        return out
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""

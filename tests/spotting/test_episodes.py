@@ -10,7 +10,8 @@ import pytest
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode
 from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes
-from edge.spotting.side_detectors import EpisodeQueue, SameExpression
+from edge.spotting.flashes import BROWS, Flash
+from edge.spotting.side_detectors import COVER_IOU, EpisodeQueue, SameExpression
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 
 FPS = 30.0
@@ -128,6 +129,37 @@ def test_the_queue_drops_an_episode_the_spotter_reported_and_holds_one_it_may_st
     assert q.ready(busy_from=second.samples[-1].index) == []  # the smile is dropped, the surprise waits
     assert q.ready(busy_from=None) == [second]
     assert q.ready(busy_from=None) == []
+
+
+def test_an_episode_yields_only_to_an_event_sharing_cover_iou_of_its_frames() -> None:
+    """A brief excursion on the edge of a long laugh is not the laugh: the episode stays its own event."""
+    (ep,) = run([(5.0, "happy", 0.8), (9.0, "neutral", 0.0)], 12.0)
+    on, off = ep.onset.index, ep.offset.index
+    n = off - on + 1
+    edge = EpisodeQueue()
+    edge.reported(on - 2, on + int(0.2 * n))  # IoU about 0.2: another expression at the smile's start
+    edge.add([ep])
+    assert edge.ready(busy_from=None) == [ep]
+    covered = EpisodeQueue()
+    covered.reported(on + int(0.3 * n), off + 5)  # IoU about 0.7: the spotter's event on this smile
+    covered.add([ep])
+    assert covered.ready(busy_from=None) == []
+    assert COVER_IOU == 0.3
+
+
+def test_what_the_last_check_drops_does_not_suppress_the_flashes_after_it() -> None:
+    """An episode SameExpression drops (a second view of an expression already out) is not released,
+    so a brow flash on its frames is judged on its own; one it keeps still covers the flash."""
+    (ep,) = run([(5.0, "surprise", 0.8), (6.5, "neutral", 0.0)], 10.0)
+    on = ep.onset.index
+    flash = Flash(BROWS, [sample(i, None) for i in range(on + 2, on + 8)], [0.01, 0.02, 0.03, 0.03, 0.02, 0.01])
+    kept, dropped = EpisodeQueue(), EpisodeQueue()
+    kept.add([flash, ep])
+    dropped.add([flash, ep])
+    seen: list[object] = []
+    assert kept.ready(busy_from=None, keep=lambda found: seen.append(found) is None) == [ep]
+    assert seen == [ep]  # the flash, covered by the episode released, was never offered
+    assert dropped.ready(busy_from=None, keep=lambda found: isinstance(found, Flash)) == [flash]
 
 
 def test_an_episode_becomes_a_macro_event_named_by_its_channel() -> None:
