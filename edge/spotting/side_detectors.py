@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # A CNN episode is the same expression as a reported event only where they share this much of their
 # frames (temporal IoU): a brief excursion on the edge of a long laugh, or a long event that merely
-# touches a smile's onset, leaves the episode its own event (session 15, on the real clips' six views).
+# touches a smile's onset, leaves the episode its own event (session 16, on the real clips' six views).
 COVER_IOU = 0.3
 
 

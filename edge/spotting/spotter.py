@@ -168,13 +168,15 @@ class Spotter:
         busy += self._hold.onsets()
         out = self._side.same.keep(events)
 
-        def keep(found: Episode | Flash) -> bool:
+        def emit(found: Episode | Flash) -> bool:
+            """Describe what the queue releases and add it to `out` unless the last check drops it."""
             ev = describe_side(found, self._fx, self._utc, self.versions, self.video, self.cfg.max_micro_ms)
             ev.clock_synced = self._times.synced
-            out.extend(self._side.same.keep([ev]))
-            return out[-1] is ev if out else False
+            kept = self._side.same.keep([ev])
+            out.extend(kept)
+            return bool(kept)
 
-        self._side.ready(events, min(busy, default=None), final, keep)
+        self._side.ready(events, min(busy, default=None), final, emit)
         return out
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
