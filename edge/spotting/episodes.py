@@ -9,9 +9,12 @@ on real faces: a broad smile, a laugh, a gasp of surprise move its output whethe
 or not the mouth is talking, and its output falls back when the expression ends.
 
 The level an expression is measured from is the 20th percentile of each class's
-probability over the last minute (a low percentile, so a smile held for most of a
-minute does not become the person's "usual"); an episode starts when one class
-rises START above it and lasts while that class stays STAY above it. Gaps
+probability over the last minute, outside episodes (a low percentile, so a smile held
+for most of a minute does not become the person's "usual"; outside episodes, so
+neither does a posed smile held long after a second of neutral face); an episode
+starts when one class rises START above it and lasts while that class stays STAY
+above it and above END_SHARE of its own peak so far (a laugh that falls most of the
+way back has ended; annotators mark the next intensification as a new episode). Gaps
 shorter than MERGE_MS within one emotion are bridged (a laugh's breaths), and an
 episode shorter than MIN_MS is not one: the CNN runs every few frames and its
 single-frame jumps are noise; micro expressions are the AU spotter's job.
@@ -36,10 +39,12 @@ WINDOW_MS = 60_000.0  # the person's usual level: over the last minute of CNN ou
 QUANTILE = 20.0  # ... its 20th percentile (a long smile must not become "usual")
 START = 0.5  # a class probability this far above its usual level starts an episode
 STAY = 0.1  # ... which lasts while the strongest rise stays above this
+END_SHARE = 0.35  # ... and above this share of its own peak so far (a laugh that falls back most of the way has ended)
 MERGE_MS = 500.0  # a dip shorter than this inside one emotion does not end it
 MIN_MS = 500.0  # shorter is noise (or a micro expression: the AU spotter's)
 WARMUP_MS = 800.0  # the usual level needs this much footage first (a posed clip's expression may start at 1 s)
 RECOMPUTE_MS = 100.0  # the usual level is recomputed at most this often
+MIN_CALM = 5  # CNN outputs outside episodes the usual level needs (else it is taken from all of them)
 EXTEND_MS = 2000.0  # onset and offset follow the channel's action units at most this far beyond the CNN's
 EXTEND_SHARE = 0.5  # ... while they stay above this share of their rise at the apex
 MIN_AU_RISE = 0.004  # IOD; a channel whose AUs rose less than this (5 landmark noise floors) keeps the CNN's extent
@@ -62,6 +67,7 @@ class Episode:
     samples: list[Sample] = field(default_factory=list)
     rises: list[np.ndarray] = field(default_factory=list)  # per sample: each channel's rise over usual
     last_above_ms: float = 0.0  # last sample whose rise stayed above STAY
+    top: float = 0.0  # the channel's highest rise so far
     first: Sample | None = None  # the extent, once the action units have widened it (else the CNN samples')
     last: Sample | None = None
     level: float = 0.0  # the channel's AU level the extent follows
@@ -105,7 +111,7 @@ class EmotionEpisodes:
     """Streaming: `update(sample)` on every frame, returns the episodes that ended."""
 
     def __init__(self) -> None:
-        self._history: deque[tuple[float, np.ndarray]] = deque()  # (t_ms, 5 channels)
+        self._history: deque[tuple[float, np.ndarray, bool]] = deque()  # (t_ms, 5 channels, in an episode)
         self._usual: np.ndarray | None = None
         self._usual_ms = -np.inf
         self._first_ms: float | None = None
@@ -147,7 +153,8 @@ class EmotionEpisodes:
             if rise[best] >= START:
                 self._start(best, s, rise)
             return done
-        if rise[ep.channel] >= STAY:
+        if rise[ep.channel] >= max(STAY, END_SHARE * ep.top):
+            ep.top = max(ep.top, float(rise[ep.channel]))
             ep.samples.append(s)
             ep.rises.append(rise)
             ep.last_above_ms = s.t_ms
@@ -168,7 +175,7 @@ class EmotionEpisodes:
         return float(self.rise[HAPPY]) if self.rise is not None else 0.0
 
     def _start(self, channel: int, s: Sample, rise: np.ndarray) -> None:
-        self._open = Episode(channel, [s], [rise], s.t_ms)
+        self._open = Episode(channel, [s], [rise], s.t_ms, top=float(rise[channel]))
 
     def flush(self) -> list[Episode]:
         """End of stream or face lost: the episode under way ends at its last sample above STAY."""
@@ -223,9 +230,14 @@ class EmotionEpisodes:
         return done
 
     def _learn(self, t_ms: float, ch: np.ndarray) -> None:
-        self._history.append((t_ms, ch))
+        """The usual level, from the outputs outside episodes while there are MIN_CALM of them in the
+        window: a posed clip's smile held four times as long as the neutral before it is still a smile.
+        Once an episode has filled the window, it is the usual."""
+        self._history.append((t_ms, ch, self._open is not None))
         while self._history and self._history[0][0] < t_ms - WINDOW_MS:
             self._history.popleft()
         if t_ms - self._usual_ms >= RECOMPUTE_MS:
-            self._usual = np.percentile(np.stack([c for _, c in self._history]), QUANTILE, axis=0)
+            calm = [c for _, c, busy in self._history if not busy]
+            pool = calm if len(calm) >= MIN_CALM else [c for _, c, _ in self._history]
+            self._usual = np.percentile(np.stack(pool), QUANTILE, axis=0)
             self._usual_ms = t_ms

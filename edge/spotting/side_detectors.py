@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Callable
 
+import numpy as np
+
 from edge.events.record import Event
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode, describe_flash
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 # frames (temporal IoU): a brief excursion on the edge of a long laugh, or a long event that merely
 # touches a smile's onset, leaves the episode its own event (session 16, on the real clips' six views).
 COVER_IOU = 0.3
+# A macro event with this share of its frames inside macro events of its emotion already out repeats them
+# (session 17: any overlap dropped a laugh's whole CNN episode after the first seconds of it went out).
+REPEAT_SHARE = 0.5
 
 
 def action_names(aus: Iterable[str]) -> frozenset[str]:
@@ -96,10 +101,12 @@ def _iou(a: int, b: int, c: int, d: int) -> float:
 
 
 class SameExpression:
-    """The last check of "one expression, one event", on the finished records: a macro event that
-    overlaps one already out with the same emotion is a second view of the same expression (a smile's
-    corner flash beside the CNN's episode of it, found in either order) and is dropped. A micro event
-    always passes: a brief flash inside a longer expression is what the product is for."""
+    """The last check of "one expression, one event", on the finished records: a macro event whose
+    frames lie REPEAT_SHARE or more inside macro events already out with the same emotion is a second
+    view of the same expression (a smile's corner flash beside the CNN's episode of it, found in either
+    order) and is dropped. One that mostly lies outside them passes: the CNN's episode of a whole laugh
+    after the excursion spotter reported a few seconds of it. A micro event always passes: a brief
+    flash inside a longer expression is what the product is for."""
 
     def __init__(self, remember: int = 64) -> None:
         self._out: deque[tuple[int, int, str]] = deque(maxlen=remember)  # (onset, offset, emotion) of macro events
@@ -111,9 +118,13 @@ class SameExpression:
         out = []
         for ev in events:
             if ev.type == "macro" and ev.emotion:
-                if any(e == ev.emotion and a <= ev.offset_frame and ev.onset_frame <= b for a, b, e in self._out):
-                    log.debug("macro %s at frames %d-%d repeats one already out: dropped", ev.emotion,
-                              ev.onset_frame, ev.offset_frame)
+                on, off = ev.onset_frame, ev.offset_frame
+                covered = np.zeros(off - on + 1, dtype=bool)
+                for a, b, e in self._out:
+                    if e == ev.emotion and a <= off and on <= b:
+                        covered[max(a, on) - on:min(b, off) - on + 1] = True
+                if covered.mean() >= REPEAT_SHARE:
+                    log.debug("macro %s at frames %d-%d repeats what is already out: dropped", ev.emotion, on, off)
                     continue
                 self._out.append((ev.onset_frame, ev.offset_frame, ev.emotion))
             out.append(ev)

@@ -9,9 +9,10 @@ import pytest
 
 from edge.spotting.candidate import Sample
 from edge.spotting.describe import describe_episode
-from edge.spotting.episodes import EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_MS, EmotionEpisodes
+from edge.spotting.episodes import (END_SHARE, EXTEND_MS, MERGE_MS, MIN_AU_RISE, MIN_CALM, MIN_MS, STAY,
+                                    EmotionEpisodes)
 from edge.spotting.flashes import BROWS, Flash
-from edge.spotting.side_detectors import COVER_IOU, EpisodeQueue, SameExpression
+from edge.spotting.side_detectors import COVER_IOU, REPEAT_SHARE, EpisodeQueue, SameExpression
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 
 FPS = 30.0
@@ -107,6 +108,25 @@ def test_a_smile_held_half_a_minute_stays_one_episode_the_usual_level_is_a_low_p
     assert eps[0].duration_ms() == pytest.approx(30_000.0, abs=200.0)
 
 
+def test_a_laugh_that_falls_most_of_the_way_back_has_ended_and_one_that_eases_has_not() -> None:
+    """Annotators mark a new episode where a smile re-intensifies after falling most of the way back;
+    the CNN's rise above STAY alone kept franck's laugh and the two smiles after it one 35-s episode."""
+    peak, low = 0.9, 0.2  # the dip's rise (about 0.2) is above STAY but under END_SHARE of the peak
+    assert STAY < low * (1 - NEUTRAL[3]) < END_SHARE * peak * (1 - NEUTRAL[3])
+    two = run([(10.0, "happy", peak), (12.0, "happy", low), (13.0, "happy", peak), (15.0, "neutral", 0.0)], 20.0)
+    assert [round(e.duration_ms() / 1000.0) for e in two] == [2, 2]
+    eased = run([(10.0, "happy", peak), (12.0, "happy", 0.6), (13.0, "happy", peak), (15.0, "neutral", 0.0)], 20.0)
+    assert len(eased) == 1 and eased[0].duration_ms() == pytest.approx(5000.0, abs=200.0)
+
+
+def test_a_posed_smile_held_long_after_a_short_neutral_stays_one_episode() -> None:
+    """A short posed clip: 1.2 s of neutral face, then a smile held for 9 s. The usual level comes from
+    the outputs outside episodes, so the smile does not become "usual" once it fills 80 % of the clip."""
+    (ep,) = run([(1.2, "happy", 0.8), (10.2, "neutral", 0.0)], 12.0)
+    assert ep.duration_ms() == pytest.approx(9000.0, abs=200.0)
+    assert MIN_CALM <= 1.2 * FPS / EVERY
+
+
 def test_nothing_before_the_usual_level_is_known_and_nothing_without_the_cnn() -> None:
     assert run([(0.0, "happy", 0.9), (1.0, "neutral", 0.0)], 5.0) == []
     det = EmotionEpisodes()
@@ -188,4 +208,24 @@ def test_a_second_macro_event_of_the_same_emotion_over_the_same_frames_is_droppe
     assert same.keep([smile]) == [smile]
     assert same.keep([corner_flash, brows, quick]) == [brows, quick]
     assert same.keep([later]) == [later]
-    assert same.keep([ev(off + 40, off + 50)]) == []  # overlaps `later` by its last frame
+    assert same.keep([ev(off + 30, off + 45)]) == []  # 11 of its 16 frames inside `later`
+    assert same.keep([ev(off + 38, off + 60)]) == [ev(off + 38, off + 60)]  # 3 of 23: mostly its own
+
+
+def test_a_whole_laugh_after_the_first_seconds_of_it_went_out_is_kept() -> None:
+    """The excursion spotter reports the first seconds of a long laugh; the CNN's episode of the whole
+    laugh, mostly outside them, is kept. Any overlap used to drop it (a cut of franck's laugh at 3573)."""
+    (ep,) = run([(10.0, "happy", 0.6), (11.0, "happy", 0.8), (11.5, "happy", 0.6), (12.0, "neutral", 0.0)], 20.0)
+    base = describe_episode(ep, FeatureExtractor(), lambda ns: f"{ns}", {"software": "t"}, "clip.mp4")
+
+    def ev(a: int, b: int) -> object:
+        return dataclasses.replace(base, onset_frame=a, apex_frame=a, offset_frame=b)
+
+    first_seconds, more = ev(260, 320), ev(321, 342)
+    laugh = ev(36, 533)  # 83 of its 498 frames inside the pieces out
+    same = SameExpression()
+    assert same.keep([first_seconds, more]) == [first_seconds, more]
+    assert same.keep([laugh]) == [laugh]
+    assert REPEAT_SHARE == 0.5
+    assert same.keep([ev(434, 633)]) == []  # 100 of its 200 frames inside the laugh: half is a repeat
+    assert same.keep([ev(435, 634)]) == [ev(435, 634)]  # 99 of 200: its own
