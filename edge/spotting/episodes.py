@@ -66,7 +66,7 @@ class Episode:
     channel: int
     samples: list[Sample] = field(default_factory=list)
     rises: list[np.ndarray] = field(default_factory=list)  # per sample: each channel's rise over usual
-    last_above_ms: float = 0.0  # last sample whose rise stayed above STAY
+    last_above_ms: float = 0.0  # last sample whose rise stayed up (above STAY and END_SHARE of the peak)
     top: float = 0.0  # the channel's highest rise so far
     first: Sample | None = None  # the extent, once the action units have widened it (else the CNN samples')
     last: Sample | None = None
@@ -178,7 +178,7 @@ class EmotionEpisodes:
         self._open = Episode(channel, [s], [rise], s.t_ms, top=float(rise[channel]))
 
     def flush(self) -> list[Episode]:
-        """End of stream or face lost: the episode under way ends at its last sample above STAY."""
+        """End of stream or face lost: the episode under way ends at its last sample that stayed up."""
         self._close()
         done, self._finishing = self._finishing, []
         return done

@@ -126,7 +126,7 @@ class SameExpression:
                 if covered.mean() >= REPEAT_SHARE:
                     log.debug("macro %s at frames %d-%d repeats what is already out: dropped", ev.emotion, on, off)
                     continue
-                self._out.append((ev.onset_frame, ev.offset_frame, ev.emotion))
+                self._out.append((on, off, ev.emotion))
             out.append(ev)
         return out
 
