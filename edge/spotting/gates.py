@@ -145,11 +145,14 @@ class Gates:
         self.talking = False
         self.mouth_moving = False
 
-    def update(self, t_ms: float, disp: np.ndarray, head_speed: float, sigma: np.ndarray) -> np.ndarray:
+    def update(self, t_ms: float, disp: np.ndarray, head_speed: float, sigma: np.ndarray,
+               decoupled: np.ndarray | None = None) -> np.ndarray:
         """Divisors for this frame from its baseline-relative estimates, their noise and the head speed.
 
         Levels are absolute but never under NOISE_LEVELS sigmas, so a noisy face
         (small, blurred, dim) does not read as blinking or talking all the time.
+        `decoupled`: the same estimates with what eye closure drags along taken out
+        (FeatureExtractor.decouple); the mouth must be quiet in those for a blink.
         """
         div = np.ones(len(AU_NAMES))
         div[self._never] = np.inf
@@ -157,7 +160,11 @@ class Gates:
         # A blink closes the eye from above: the upper lid comes down. A cheek
         # raise (AU6) narrows the eye from below and lifts the upper lid with it.
         blink_level = max(BLINK_LEVEL, NOISE_LEVELS * sigma[self._i45])
+        # The closing lids drag the model's mouth along (BLINK_COUPLING): that leak is not the mouth moving.
+        # How far it drags differs between faces, so the mouth is quiet with or without it taken out.
         z_mouth = float(np.max(np.abs(disp[self._jaw]) / sigma[self._jaw]))
+        if decoupled is not None:
+            z_mouth = min(z_mouth, float(np.max(np.abs(decoupled[self._jaw]) / sigma[self._jaw])))
         mouth_quiet = z_mouth < BLINK_MOUTH_SHARE * disp[self._i45] / sigma[self._i45]
         if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45] and mouth_quiet:
             self._blink_until = t_ms + BLINK_HOLD_MS

@@ -113,7 +113,7 @@ class FrameMeasure:
         centre, iod = face_centre(res.landmarks)
         shift = shift_speed(t_ms, centre, iod, recent())
         unreliable = aligned.residual > RESIDUAL_MAX or settling
-        div = self.gates.update(t_ms, raw[:n], speed, base.sigma[:n])
+        div = self.gates.update(t_ms, raw[:n], speed, base.sigma[:n], disp)
         zc = z / div
         score = combined_score(zc) if base.ready else 0.0
         landmark_score = combined_score(z_landmarks / div)

@@ -105,3 +105,34 @@ def test_speech_explains_an_apex_of_lips_or_one_corner_not_a_smile() -> None:
     assert articulated(apex(R12=20.0, L12=3.0))  # one corner: speech as often as contempt
     assert articulated(apex(AU23=15.0, R12=4.0))  # lips narrowed
     assert not articulated(apex(AU1=12.0, AU2=10.0))  # brows
+
+
+def test_a_blink_that_drags_the_models_mouth_along_is_still_a_blink() -> None:
+    # On some faces the landmark model lifts the upper lip and the lip corners as the lids close
+    # (BLINK_COUPLING). Read raw, that mouth looks busy and the blink went unflagged: the astronaut
+    # footage reported five blinks as "sadness" micro expressions.
+    from edge.spotting.features import FeatureExtractor
+
+    raw = np.zeros(len(AU_NAMES))
+    raw[AU_INDEX["AU45"]] = 0.02
+    raw[AU_INDEX["AU5"]] = -0.015
+    for au, slope in (("AU10", 0.74), ("AU9", 0.76), ("L12", 0.47), ("R12", 0.31)):
+        raw[AU_INDEX[au]] = slope * 0.02
+    decoupled = FeatureExtractor().decouple(raw)
+    sigma = SIGMA.copy()
+    sigma[AU_INDEX["AU45"]] = 0.002  # eyelids are noisier than lips in the landmark model
+
+    read_raw = Gates()
+    read_raw.update(0.0, raw, 0.0, sigma)
+    assert not read_raw.blinking, "the raw mouth moves more than the eye closes: not quiet"
+    g = Gates()
+    g.update(0.0, raw, 0.0, sigma, decoupled)
+    assert g.blinking
+
+    # A mouth that moves on its own while the eye narrows (a laugh) is no blink, leak taken out or not.
+    laugh = raw.copy()
+    laugh[AU_INDEX["R12"]] += 0.05
+    laugh[AU_INDEX["L12"]] += 0.05
+    g = Gates()
+    g.update(0.0, laugh, 0.0, sigma, FeatureExtractor().decouple(laugh))
+    assert not g.blinking
