@@ -35,6 +35,7 @@ BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
 # A blink also needs the mouth's z under this share of the closure's: a smile's cheek raise narrows
 # the eye too, but pulls the lip corners far more than a blink's leak into the mouth does.
 BLINK_MOUTH_SHARE = 1.0
+BLINK_LEAK_SHARE = 0.5  # ... or under this share once the blink's own leak is taken out
 RECENT_MS = 4000.0  # how long mouth openings are remembered for talking decisions
 NOISE_LEVELS = 4.0  # blink and mouth-open levels are at least this many sigmas
 FLOOR_MS = 300.0  # mouth openings are measured from the lowest opening within this span
@@ -152,7 +153,7 @@ class Gates:
         Levels are absolute but never under NOISE_LEVELS sigmas, so a noisy face
         (small, blurred, dim) does not read as blinking or talking all the time.
         `decoupled`: the same estimates with what eye closure drags along taken out
-        (FeatureExtractor.decouple); the mouth must be quiet in those for a blink.
+        (FeatureExtractor.decouple): a mouth busy only with that leak does not veto a blink.
         """
         div = np.ones(len(AU_NAMES))
         div[self._never] = np.inf
@@ -160,12 +161,13 @@ class Gates:
         # A blink closes the eye from above: the upper lid comes down. A cheek
         # raise (AU6) narrows the eye from below and lifts the upper lid with it.
         blink_level = max(BLINK_LEVEL, NOISE_LEVELS * sigma[self._i45])
-        # The closing lids drag the model's mouth along (BLINK_COUPLING): that leak is not the mouth moving.
-        # How far it drags differs between faces, so the mouth is quiet with or without it taken out.
-        z_mouth = float(np.max(np.abs(disp[self._jaw]) / sigma[self._jaw]))
-        if decoupled is not None:
-            z_mouth = min(z_mouth, float(np.max(np.abs(decoupled[self._jaw]) / sigma[self._jaw])))
-        mouth_quiet = z_mouth < BLINK_MOUTH_SHARE * disp[self._i45] / sigma[self._i45]
+        z_closure = disp[self._i45] / sigma[self._i45]
+        mouth_quiet = float(np.max(np.abs(disp[self._jaw]) / sigma[self._jaw])) < BLINK_MOUTH_SHARE * z_closure
+        if decoupled is not None and not mouth_quiet:
+            # The closing lids drag the model's mouth along (BLINK_COUPLING), on some faces more than the
+            # mouth moves: with that leak taken out, what is left must be clearly small.
+            z_left = float(np.max(np.abs(decoupled[self._jaw]) / sigma[self._jaw]))
+            mouth_quiet = z_left < BLINK_LEAK_SHARE * z_closure
         if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45] and mouth_quiet:
             self._blink_until = t_ms + BLINK_HOLD_MS
         self.blinking = t_ms <= self._blink_until
