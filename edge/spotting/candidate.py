@@ -47,6 +47,7 @@ class Sample:
     blink: bool = False
     talking: bool = False
     mouth_open: bool = False
+    lids_down: bool = False  # a blink or its lids' return (Gates.lids_down): judges short candidates only
     z: np.ndarray | None = None  # per-AU z-scores as they count (after the gates)
     fdisp: np.ndarray | None = None  # flow AU estimates from the neutral (None without flow)
     f: np.ndarray | None = None  # the smoothed raw estimates (what the baseline takes)
@@ -114,7 +115,9 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     """
     if span[-1].t_ms - span[0].t_ms > max_micro_ms and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
-    if any(x.blink for x in span + tail) and not _clear_of_blink(span, threshold):
+    # A short one is also the blink's if it rides the lids' return (the model's leak lags the lids).
+    short = span[-1].t_ms - span[0].t_ms <= max_micro_ms
+    if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, threshold, short):
         return "blink"
     if span[0].talking:
         return "talking"
@@ -128,10 +131,14 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     return ""
 
 
-def _clear_of_blink(span: list[Sample], threshold: float) -> bool:
+def _lids(x: Sample, short: bool) -> bool:
+    return x.lids_down if short else x.blink
+
+
+def _clear_of_blink(span: list[Sample], threshold: float, short: bool) -> bool:
     """A short candidate that overlaps a blink still stands if it peaks well over the threshold on
     frames with the eyes open: a real flash of a smile a blink interrupts, not the blink's leak."""
-    open_eyes = [x.score for x in span if not x.blink]
+    open_eyes = [x.score for x in span if not _lids(x, short)]
     return bool(open_eyes) and max(open_eyes) >= BLINK_OVERRIDE * threshold
 
 

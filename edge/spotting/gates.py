@@ -36,6 +36,9 @@ BLINK_HOLD_MS = 60.0  # the model's eyes settle a little after the lids reopen
 # the eye too, but pulls the lip corners far more than a blink's leak into the mouth does.
 BLINK_MOUTH_SHARE = 1.0
 BLINK_LEAK_SHARE = 0.5  # ... or under this share once the blink's own leak is taken out
+BLINK_RELEASE = 0.3  # after a blink the lids count as down until the closure falls under this share of its level
+BLINK_RETURN_MS = 150.0  # ... for at most this long after the blink (eyes narrowed by an expression stay so)
+RETURN_TOLERANCE = 0.001  # IOD: lids closing again after a blink are not its return (a new move)
 RECENT_MS = 4000.0  # how long mouth openings are remembered for talking decisions
 NOISE_LEVELS = 4.0  # blink and mouth-open levels are at least this many sigmas
 FLOOR_MS = 300.0  # mouth openings are measured from the lowest opening within this span
@@ -134,15 +137,16 @@ class Gates:
         self._corners = mask(CORNER_PULLS)
         self._eye = mask(EYE_REGION)
         self._smile = mask(("R12", "L12"))
-        self._blink_until = -np.inf
-        self.blinking = False
-        self.talking = False
-        self.mouth_moving = False
+        self.reset()
 
     def reset(self) -> None:
         self.talk.reset()
         self._blink_until = -np.inf
+        self._lids_until = -np.inf
+        self._return_by = -np.inf
+        self._closure = 0.0
         self.blinking = False
+        self.lids_down = False
         self.talking = False
         self.mouth_moving = False
 
@@ -171,6 +175,18 @@ class Gates:
         if disp[self._i45] > blink_level and disp[self._i5] < -0.5 * disp[self._i45] and mouth_quiet:
             self._blink_until = t_ms + BLINK_HOLD_MS
         self.blinking = t_ms <= self._blink_until
+        # The lids' whole return after a blink: on some faces the model's mouth leak peaks as they
+        # reopen, when the mouth no longer looks quiet. Only short candidates are judged by it.
+        if self.blinking:
+            self._lids_until = t_ms + BLINK_HOLD_MS
+            self._return_by = t_ms + BLINK_RETURN_MS
+        else:
+            if disp[self._i45] > self._closure + RETURN_TOLERANCE:
+                self._return_by = -np.inf  # closing again: a new move, the return is over
+            if self.lids_down and disp[self._i45] > BLINK_RELEASE * blink_level and t_ms <= self._return_by:
+                self._lids_until = t_ms + BLINK_HOLD_MS
+        self._closure = float(disp[self._i45])
+        self.lids_down = t_ms <= self._lids_until
         if self.blinking:
             # A blink masks the eyes while it lasts, not the brows and the mouth: a laugh narrows
             # the eyes, and vetoing the whole face then lost most real smiles.

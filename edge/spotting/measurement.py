@@ -128,7 +128,7 @@ class FrameMeasure:
         s = Sample(t_ms, int(frame.t_ns), int(frame.index), score, disp, aligned.rotation, speed, unreliable,
                    getattr(res, "pose", None), getattr(res, "emotion", None), t_mid, self.gates.blinking,
                    self.gates.talking, self.gates.talk.mouth_open, z=zc, fdisp=fdisp, f=f,
-                   centre=centre, shift=shift, angles=angles, estimates=estimates)
+                   centre=centre, shift=shift, angles=angles, estimates=estimates, lids_down=self.gates.lids_down)
         return Measured(s, drifted)
 
     def calm(self, s: Sample) -> None:

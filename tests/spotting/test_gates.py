@@ -137,3 +137,37 @@ def test_a_blink_that_drags_the_models_mouth_along_is_still_a_blink() -> None:
         g = Gates()
         g.update(0.0, busy, 0.0, sigma, FeatureExtractor().decouple(busy))
         assert not g.blinking, au
+
+
+def test_the_lids_count_as_down_through_their_return_and_no_longer() -> None:
+    from edge.spotting.gates import BLINK_HOLD_MS, BLINK_RETURN_MS
+
+    def run(closure_at, mouth_at=lambda t: 0.0) -> list[tuple[float, bool, bool]]:
+        g, out = Gates(), []
+        for i in range(120):  # 1 s at 120 fps
+            t = i * 1000.0 / 120
+            d = np.zeros(len(AU_NAMES))
+            d[AU_INDEX["AU45"]] = closure_at(t)
+            d[AU_INDEX["AU5"]] = -0.8 * closure_at(t)  # the upper lid comes down
+            d[AU_INDEX["L14"]] = mouth_at(t)
+            g.update(t, d, 0.0, SIGMA)
+            out.append((t, g.blinking, g.lids_down))
+        return out
+
+    # The lids close for 100 ms and reopen over 100 ms; the mouth leak rises as they reopen.
+    def blink(t):
+        return 0.02 if 100 <= t < 200 else max(0.0, 0.02 * (1 - (t - 200) / 100)) if t >= 200 else 0.0
+
+    frames = run(blink, lambda t: 0.04 if t >= 180 else 0.0)
+    flag_end = max(t for t, b, _ in frames if b)
+    down_end = max(t for t, _, d in frames if d)
+    assert flag_end < 200 + BLINK_HOLD_MS, "the busy mouth ends the blink flag"
+    # Down while the closure is over 30 % of the blink level (0.007 IOD) and falling: to 289 ms, + the hold.
+    assert 289 + BLINK_HOLD_MS - 10 <= down_end <= 290 + BLINK_HOLD_MS
+    # Lids closing again after the blink are a new move, not its return.
+    frames = run(lambda t: blink(t) if t < 280 else 0.012, lambda t: 0.04 if t >= 180 else 0.0)
+    assert max(t for t, _, d in frames if d) <= 280 + BLINK_HOLD_MS
+    # Eyes an expression keeps narrowed are down for at most BLINK_RETURN_MS after the blink.
+    frames = run(lambda t: 0.02 if 100 <= t < 200 else (0.006 if t >= 200 else 0.0), lambda t: 0.04 if t >= 180 else 0.0)
+    flag_end = max(t for t, b, _ in frames if b)
+    assert max(t for t, _, d in frames if d) <= flag_end + BLINK_RETURN_MS + BLINK_HOLD_MS + 10

@@ -364,3 +364,19 @@ def test_a_strong_flash_a_blink_interrupts_is_kept_and_a_weak_one_is_the_blinks(
     sp = spotter()
     assert run_spotter(sp, weak.expression({"45": 1.0}, blink_at, 250.0)) == []
 
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0])
+def test_a_mouth_leak_that_peaks_as_the_lids_reopen_is_the_blinks(make_stream, fps) -> None:
+    # On some faces the landmark model's blink leak into the mouth lags the lids: it rises as they
+    # reopen, when the mouth no longer looks quiet and the blink flag has ended. Generated hopper
+    # footage (seed 401) reported three such blinks as contempt and anger micro expressions.
+    leak = {"L14": 2.0}
+    stream = make_stream(fps=fps, seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
+    sp = spotter()
+    assert run_spotter(sp, stream.expression(leak, ONSET_MS + 150.0, 250.0)) == []
+    assert sp.rejected["blink"] == 1
+    # The same mouth move once the lids are back open is an expression.
+    later = make_stream(fps=fps, seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
+    ev = one_event(run_spotter(spotter(), later.expression(leak, ONSET_MS + 600.0, 250.0)), fps, 250.0, ONSET_MS + 600.0)
+    assert ev.type == "micro"
