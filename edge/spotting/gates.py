@@ -231,6 +231,30 @@ def articulated(apex: Any) -> bool:
     return bool(_ARTICULATION[top])
 
 
+RHYTHM_MS = 1000.0  # lip-carried micro candidates this close before one ...
+RHYTHM_BEATS = 2  # ... this many or more make it a syllable: expressions do not come at 3 a second
+
+
+class LipRhythm:
+    """Speech seen as a rhythm: micro candidates carried by the lips, one after another.
+
+    On some faces the model pulls the lips sideways as they part, so no opening counts as a syllable
+    (TALK_DOMINANCE) and the talking flag stays down; each syllable then looks like a brief one-sided
+    lip pull. Micro expressions do not come three in a second.
+    """
+
+    def __init__(self) -> None:
+        self._beats: deque[float] = deque()
+
+    def beat(self, t_ms: float) -> int:
+        """Note a lip-carried micro candidate peaking at `t_ms`; how many came within RHYTHM_MS before it."""
+        while self._beats and self._beats[0] < t_ms - RHYTHM_MS:
+            self._beats.popleft()
+        n = len(self._beats)
+        self._beats.append(t_ms)
+        return n
+
+
 TALK_DECIDE_MS = 600.0  # an event with an open mouth waits this long for talking to show
 
 

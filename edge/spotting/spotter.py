@@ -39,7 +39,7 @@ from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.gates import TalkHold, articulated
+from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
 from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
 from edge.spotting.flashes import Flash
@@ -101,6 +101,7 @@ class Spotter:
         self._last_t = -np.inf
         self._last_cnn_ms = -np.inf
         self._hold = TalkHold()
+        self._rhythm = LipRhythm()
         self._above_ms = -np.inf
         self._reported_ms = -np.inf  # offset of the last event reported
         self._hold_checked = False  # the open excursion was asked whether it is held (HOLD_CHECK_MS)
@@ -324,6 +325,8 @@ class Spotter:
             ext = dataclasses.replace(ext, off=len(frames) - 1, kind="macro",
                                       duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
         span = frames[ext.on:ext.off + 1]
+        lips = ext.kind == "micro" and articulated(frames[ext.apex])
+        beats = self._rhythm.beat(frames[ext.apex].t_ms) if lips else 0
         reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
                                emotion_shown(span, self._cnn_neutral.value))
         if reason:
@@ -334,6 +337,11 @@ class Spotter:
             return None
         if ext.duration_ms > self.cfg.max_macro_ms and not cap:
             self.rejected["too_long"] += 1
+            return None
+        if beats >= RHYTHM_BEATS:
+            self.rejected["talking"] += 1
+            log.debug("candidate at frame %d rejected: talking (%d lip candidates just before)",
+                      frames[ext.apex].index, beats)
             return None
         self._reported_ms = frames[ext.off].t_ms
         ev = describe(frames, ext, self._fx, self._baseline.sigma[len(AU_NAMES):], self._cnn_neutral.value,

@@ -380,3 +380,20 @@ def test_a_mouth_leak_that_peaks_as_the_lids_reopen_is_the_blinks(make_stream, f
     later = make_stream(fps=fps, seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
     ev = one_event(run_spotter(spotter(), later.expression(leak, ONSET_MS + 600.0, 250.0)), fps, 250.0, ONSET_MS + 600.0)
     assert ev.type == "micro"
+
+
+def test_lip_pulls_at_syllable_rate_are_speech_after_the_second(make_stream) -> None:
+    # On some faces the model pulls the lips sideways as they part, so no opening counts as a
+    # syllable and the talking flag stays down (generated hopper s402: one contempt micro event per
+    # syllable, six in a row). Micro expressions do not come three in a second.
+    stream = make_stream(fps=120.0, seconds=7.0)
+    beats = [2500.0 + k * 330.0 for k in range(6)]  # 3 a second
+    for t in beats:
+        stream.expression({"L14": 1.0}, t, 150.0)
+    sp = spotter()
+    events = run_spotter(sp, stream)
+    assert 1 <= len(events) <= 2, [(e.onset_frame, e.aus) for e in events]
+    assert sp.rejected["talking"] >= 4
+    # Two lip pulls a second apart are two expressions.
+    apart = make_stream(fps=120.0, seconds=7.0).expression({"L14": 1.0}, 2500.0, 150.0).expression({"L14": 1.0}, 3600.0, 150.0)
+    assert len(run_spotter(spotter(), apart)) == 2
