@@ -113,10 +113,10 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     neutral (`emotion_shown`) is an expression whatever happened during it; only
     how much of it the 3-D fit could not explain still counts against it.
     """
-    if span[-1].t_ms - span[0].t_ms > max_micro_ms and emotion_shown:
+    short = span[-1].t_ms - span[0].t_ms <= max_micro_ms
+    if not short and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
     # A short one is also the blink's if it rides the lids' return (the model's leak lags the lids).
-    short = span[-1].t_ms - span[0].t_ms <= max_micro_ms
     if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, threshold, short):
         return "blink"
     if span[0].talking:
