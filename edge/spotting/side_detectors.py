@@ -93,6 +93,10 @@ class EpisodeQueue:
         self._pending = wait
         return out
 
+    def busy_from(self) -> int | None:
+        """The earliest onset of what waits here (None: nothing waits)."""
+        return min((ep.onset.index for ep in self._pending), default=None)
+
 
 def _iou(a: int, b: int, c: int, d: int) -> float:
     """Temporal IoU of frames a..b and c..d (inclusive)."""
@@ -153,6 +157,10 @@ class SideDetectors:
     def update(self, s: Sample) -> None:
         self.queue.add(self.episodes.update(s))
         self.queue.add(self.flashes.update(s, self.episodes.happy_rise()))
+
+    def busy_from(self) -> list[int]:
+        """Onset frames of what is under way or waiting here: it may still come out (MacroChain)."""
+        return [f for f in (self.episodes.busy_from(), self.queue.busy_from()) if f is not None]
 
     def flush(self) -> None:
         """The face is gone or the footage ended: what is under way ends at its last frame."""

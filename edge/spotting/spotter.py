@@ -15,7 +15,8 @@ All durations are milliseconds from frame timestamps, never frame counts, so
 the same settings hold from 30 to 200 fps. Onset and offset are where the
 score crosses a level relative to the event's own peak, so a subtle and a
 strong expression of the same timing get the same extent. An event is emitted
-`confirm_ms` (plus at most one frame) after its offset.
+`confirm_ms` (plus at most one frame) after its offset; a macro smile waits until
+nothing under way could continue it (continuation.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, measure, reject_reason
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z
+from edge.spotting.continuation import MacroChain
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
@@ -80,6 +82,8 @@ class Spotter:
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
                                          "flow_drift": 0, "settled": 0}
         self._side = SideDetectors()  # the CNN's episodes and the flashes beside the excursions
+        self._chain = MacroChain()  # macro events wait here for their continuation (outlives reset())
+        self._carry: list[Event] = []  # released by a restart, reported with the frame's events
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -137,6 +141,7 @@ class Spotter:
         self._times.observe(t_ns)
         if t_ms <= self._last_t:
             log.warning("frame %s: timestamp went backwards; restarting the baseline", frame.index)
+            self._carry += self._chain.flush()
             self._side.restart()
             self.reset()
         self._last_t = t_ms
@@ -178,7 +183,11 @@ class Spotter:
             return bool(kept)
 
         self._side.ready(events, min(busy, default=None), final, emit)
-        return out
+        if final:
+            return self._chain.take(out, None) + self._chain.flush()
+        busy += self._side.busy_from()
+        carry, self._carry = self._carry, []
+        return carry + self._chain.take(out, min(busy, default=None))
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
@@ -210,6 +219,7 @@ class Spotter:
 
     def _step(self, s: Sample) -> list[tuple[Event, float, float, bool]]:
         thr = self.cfg.threshold
+        self._chain.observe(s.index, s.score, s.t_ms)
         if not self._event:
             if s.score >= thr and not s.unreliable:
                 self._event = [s]
