@@ -183,10 +183,10 @@ class Spotter:
             return bool(kept)
 
         self._side.ready(events, min(busy, default=None), final, emit)
-        if final:
-            return self._chain.take(out, None) + self._chain.flush()
-        busy += self._side.busy_from()
         carry, self._carry = self._carry, []
+        if final:
+            return carry + self._chain.take(out, None) + self._chain.flush()
+        busy += self._side.busy_from()
         return carry + self._chain.take(out, min(busy, default=None))
 
     def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:

@@ -397,3 +397,29 @@ def test_lip_pulls_at_syllable_rate_are_speech_after_the_second(make_stream) -> 
     # Two lip pulls a second apart are two expressions.
     apart = make_stream(fps=120.0, seconds=7.0).expression({"L14": 1.0}, 2500.0, 150.0).expression({"L14": 1.0}, 3600.0, 150.0)
     assert len(run_spotter(spotter(), apart)) == 2
+
+
+def test_a_macro_smile_goes_out_once_nothing_under_way_could_continue_it(make_stream) -> None:
+    # MacroChain (continuation.py) holds a macro smile while a detector may still report more of
+    # the same laugh; then it goes out, long before the footage ends, and only once.
+    stream = make_stream(fps=30.0, seconds=12.0).expression(SMILE, 3000.0, 2000.0, hold_frac=0.5).emotion_cnn(HAPPY)
+    sp = spotter()
+    out = [(frame.index, ev) for frame, res in stream.frames() for ev in sp.update(frame, res)]
+    assert sp.flush() == []
+    assert len(out) == 1 and out[0][1].type == "macro" and out[0][1].emotion == "happiness"
+    emitted_at, ev = out[0]
+    waited_ms = (emitted_at - ev.offset_frame) * 1000.0 / 30.0
+    assert 0.0 < waited_ms <= 2000.0, waited_ms
+
+
+def test_a_macro_smile_held_when_the_timeline_restarts_is_still_reported(make_stream) -> None:
+    stream = make_stream(fps=30.0, seconds=12.0).expression(SMILE, 3000.0, 2000.0, hold_frac=0.5).emotion_cnn(HAPPY)
+    frames = list(stream.frames())
+    sp = spotter()
+    events = []
+    for frame, res in frames:
+        events += sp.update(frame, res)
+        if sp._chain._held:  # held now: the clock steps back to the start (a replay restarted)
+            events += sp.update(*frames[0])
+            break
+    assert [(e.type, e.emotion) for e in events] == [("macro", "happiness")]
