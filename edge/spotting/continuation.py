@@ -4,10 +4,11 @@ A laugh through an answer dips and comes back; the excursion spotter and the CNN
 close it at the dip and open it again a frame later, and the CNN's episode of the whole laugh
 comes out only after an excursion inside it already went out. On the real clips (session 20)
 these pieces were a third of the false alarms on the transcoded views: each piece alone covers
-too little of the annotated smile to match it. So a macro event with an emotion waits here while
-anything still under way could continue it, and a macro event of the same emotion that overlaps
-it or starts within CONTINUE_MS of its offset joins it. Micro events pass at once: a brief flash
-inside a longer expression is what the product is for.
+too little of the annotated smile to match it. So a macro smile (happiness, CONTINUED) waits here
+while anything still under way could continue it, and another macro smile that overlaps it or
+starts within CONTINUE_MS of its offset joins it, unless the face came back to rest in between
+(REST_SHARE). Micro events and the other emotions pass at once: a brief flash inside a longer
+expression is what the product is for.
 
 The cost is latency for macro smiles only: one is released when nothing that started by its
 offset (plus CONTINUE_MS) is still open: the spotter's 600 ms pre-roll and the CNN's episode

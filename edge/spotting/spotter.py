@@ -36,9 +36,9 @@ from edge.events.clock import UtcAnchor
 from edge.events.record import Event, utc_iso
 from edge.spotting.baseline import Baseline
 from edge.spotting.candidate import Sample, measure, reject_reason
+from edge.spotting.continuation import MacroChain
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z
-from edge.spotting.continuation import MacroChain
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
