@@ -14,7 +14,7 @@ import numpy as np
 
 from edge.config import SpottingConfig
 from edge.spotting.align import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, rotation_angle_deg
-from edge.spotting.extent import apex_profile, crossing, event_extent, is_micro, nearest
+from edge.spotting.extent import apex_profile, crossing, event_extent, is_micro, nearest, onset_above_rest
 
 MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
@@ -73,7 +73,8 @@ class Extent:
 def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float = 0.0) -> Extent:
     """Onset, apex and offset of the excursion after the first `n_pre` (pre-roll) frames.
 
-    `floor`: the score level the excursion settled at (its offset is measured above it).
+    `floor`: the score level the excursion settled at (its offset is measured above it); the onset
+    is measured above the level the score rested at in the first half of the pre-roll (onset_above_rest).
     """
     scores = np.array([x.score for x in frames])
     times = np.array([x.t_ms for x in frames])
@@ -83,6 +84,7 @@ def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float 
     if floor > 0:
         scores = scores.copy()
         scores[apex + 1:] = np.maximum(scores[apex + 1:] - floor, 0.0)
+    scores = onset_above_rest(scores, apex, n_pre // 2)
     peak = float(scores[apex])
     t_on, t_off = event_extent(t_mid, scores, apex)
     on = nearest(times, t_on, hi=apex)

@@ -12,6 +12,8 @@ import numpy as np
 
 LOW_FRACTION = 0.2  # onset/offset level as a fraction of the event's peak score
 LOW_Z = 2.0  # ... but never below this many sigmas (noise)
+REST_QUANTILE = 75.0  # the score's resting level before an event: this percentile of the early pre-roll
+REST_CAP = 0.5  # ... at most this share of the event's peak (a rise that had already begun is not a rest)
 
 
 def _unsmooth(f: float) -> float:
@@ -57,6 +59,27 @@ def event_extent(times: np.ndarray, scores: np.ndarray, apex: int) -> tuple[floa
         t_hi = crossing(times, scores, apex, hi, step)
         ends.append(t_lo - (t_hi - t_lo) * x_lo / (x_hi - x_lo) if x_hi > x_lo else t_lo)
     return min(ends[0], float(times[apex])), max(ends[1], float(times[apex]))
+
+
+def onset_above_rest(scores: np.ndarray, apex: int, early: int) -> np.ndarray:
+    """The scores with the resting level of the first `early` frames taken off before the apex.
+
+    On real footage the score before an event is seldom at zero: the baseline
+    is a little off, a talking mouth keeps a few AUs up. Measured from zero, the
+    onset then walks back along that plateau, and a micro expression gets a
+    half-second lead-in and is typed macro. Measured from the level the score
+    rested at (REST_QUANTILE of the frames well before the threshold was
+    crossed), it starts where the score left that level, as the offset
+    already ends above the level an excursion settles at.
+    """
+    if early < 2:
+        return scores
+    rest = min(float(np.percentile(scores[:early], REST_QUANTILE)), REST_CAP * float(scores[apex]))
+    if rest <= 0:
+        return scores
+    out = np.array(scores, dtype=np.float64)
+    out[:apex] = np.maximum(out[:apex] - rest, 0.0)
+    return out
 
 
 def is_micro(duration_ms: float, frame_ms: float, max_micro_ms: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.spotting.extent import combined_score, event_extent, is_micro, nearest
+from edge.spotting.extent import REST_CAP, combined_score, event_extent, is_micro, nearest, onset_above_rest
 
 from .conftest import smooth_bump
 
@@ -20,6 +20,36 @@ def test_extent_of_a_smoothstep_bump_is_recovered_whatever_its_height(fps, peak)
     tol = max(1000 / fps * 0.5, 10.0)
     assert t_on == pytest.approx(onset, abs=tol)
     assert t_off == pytest.approx(onset + duration, abs=tol)
+
+
+@pytest.mark.parametrize("fps", [24.0, 30.0, 120.0])
+def test_an_onset_is_measured_from_the_level_the_score_rested_at(fps) -> None:
+    """A 300 ms expression rising from a score that rested at 3 sigma (a baseline a little off):
+    measured from zero its onset walks back along the plateau by more than half the expression's
+    length; measured from the rest level of the early pre-roll it is where the rise began."""
+    rng = np.random.default_rng(1)
+    t = np.arange(0.0, 2500.0, 1000.0 / fps)
+    bump = smooth_bump(t, 1500.0, 300.0)
+    apex_t = t[int(np.argmax(bump))]
+    scores = np.maximum(np.where(t < apex_t, 3.0, 0.0) + 10.0 * bump + rng.normal(0.0, 0.3, len(t)) * (t < 1500), 0.0)
+    crossed = t[int(np.argmax(scores >= 7.0))]
+    keep = t >= crossed - 600.0  # the spotter's pre-roll (PREROLL_MS) and the excursion
+    t, scores = t[keep], scores[keep]
+    n_pre, apex = int(np.sum(t < crossed)), int(np.argmax(scores))
+    t_on_zero, t_off = event_extent(t, scores, apex)
+    assert t_on_zero < 1500.0 - 150.0
+    t_on, t_off_rest = event_extent(t, onset_above_rest(scores, apex, n_pre // 2), apex)
+    assert t_on == pytest.approx(1500.0, abs=1000.0 / fps)
+    assert t_off_rest == t_off  # the offset flank is left alone
+
+
+def test_onset_rest_level_is_capped_and_needs_frames() -> None:
+    scores = np.array([9.0, 9.0, 9.0, 9.0, 12.0, 16.0, 10.0, 4.0])
+    out = onset_above_rest(scores, 5, 2)
+    np.testing.assert_allclose(out[:5], np.maximum(scores[:5] - REST_CAP * 16.0, 0.0))  # a rise under way is no rest
+    np.testing.assert_array_equal(out[5:], scores[5:])
+    np.testing.assert_array_equal(onset_above_rest(scores, 5, 1), scores)  # one frame is no level
+    np.testing.assert_array_equal(onset_above_rest(np.zeros(6), 3, 3), np.zeros(6))
 
 
 @pytest.mark.parametrize("fps", [24.0, 30.0, 120.0])
