@@ -12,9 +12,9 @@ remaining z-score:
     CLOSING --rises again--> ACTIVE;  ACTIVE longer than max_macro_ms --> re-baseline
 
 All durations are milliseconds from frame timestamps, never frame counts, so
-the same settings hold from 30 to 200 fps. Onset and offset are where the
-score crosses a level relative to the event's own peak, so a subtle and a
-strong expression of the same timing get the same extent. An event is emitted
+the same settings hold from 30 to 200 fps. Onset and offset are where the score crosses a level
+relative to the event's own peak (the onset above the level the score rested at before it), so a
+subtle and a strong expression of the same timing get the same extent. An event is emitted
 `confirm_ms` (plus at most one frame) after its offset; a macro smile waits until
 nothing under way could continue it (continuation.py).
 """
