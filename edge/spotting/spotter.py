@@ -185,7 +185,7 @@ class Spotter:
         self._side.ready(events, min(busy, default=None), final, emit)
         carry, self._carry = self._carry, []
         if final:
-            return carry + self._chain.take(out, None) + self._chain.flush()
+            return carry + self._chain.take(out, None)  # nothing under way: everything held goes out
         busy += self._side.busy_from()
         return carry + self._chain.take(out, min(busy, default=None))
 
