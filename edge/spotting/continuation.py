@@ -7,8 +7,10 @@ these pieces were a third of the false alarms on the transcoded views: each piec
 too little of the annotated smile to match it. So a macro smile (happiness, CONTINUED) waits here
 while anything still under way could continue it, and another macro smile that overlaps it or
 starts within CONTINUE_MS of its offset joins it, unless the face came back to rest in between
-(REST_SHARE). Micro events and the other emotions pass at once: a brief flash inside a longer
-expression is what the product is for.
+(REST_SHARE). One that lies wholly inside another has nothing in between and always joins it: a
+laugh the CNN followed as one episode may rest for a moment in its middle, and the excursion
+spotter's piece of it is still the same laugh (session 22). Micro events and the other emotions
+pass at once: a brief flash inside a longer expression is what the product is for.
 
 The cost is latency for macro smiles only: one is released when nothing that started by its
 offset (plus CONTINUE_MS) is still open: the spotter's 600 ms pre-roll and the CNN's episode
@@ -52,15 +54,17 @@ def _gap_frames(ev: Event) -> int:
 
 
 def continues(first: Event, later: Event, rested: Callable[[Event, Event], bool] = lambda a, b: False) -> bool:
-    """`later` is more of `first`: both macro with the same emotion, and it overlaps `first`
-    or starts within CONTINUE_MS of its offset without the face at rest in between
-    (`rested(a, b)`: the face was at rest between the two, see MacroChain._rested)."""
+    """`later` is more of `first`: both macro with the same emotion, and one lies inside the other,
+    or it overlaps `first` or starts within CONTINUE_MS of its offset without the face at rest in
+    between (`rested(a, b)`: the face was at rest between the two, see MacroChain._rested)."""
     if later.type != "macro" or first.type != "macro" or first.emotion not in CONTINUED or later.emotion != first.emotion:
         return False
     gap = max(_gap_frames(first), _gap_frames(later))
     if later.onset_frame > first.offset_frame + gap or first.onset_frame > later.offset_frame + gap:
         return False
     a, b = sorted((first, later), key=lambda e: e.onset_frame)
+    if b.offset_frame <= a.offset_frame:
+        return True  # nested: the outer one already holds the inner as one expression, rest or none inside it
     return not rested(a, b)
 
 
