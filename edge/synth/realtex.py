@@ -129,6 +129,14 @@ def place(rng: np.random.Generator, lengths: list[int], n: int, lead: int, gap: 
     return onsets
 
 
+def pick_episodes(rng: np.random.Generator, chosen: list[int], k: int) -> list[int]:
+    """k source episodes, cycling through all of `chosen` in one seeded order: every episode is used
+    once before any is used twice, and with fewer events than episodes a seed draws from all of them
+    (not only the first k in onset order)."""
+    order = rng.permutation(len(chosen))
+    return [chosen[int(order[i % len(chosen)])] for i in range(k)]
+
+
 def durations(rng: np.random.Generator, k: int, lo_ms: float, hi_ms: float) -> list[float]:
     """k durations spread over the range (one per equal slice, shuffled), so short and long micros both occur."""
     edges = np.linspace(lo_ms, hi_ms, k + 1)
@@ -189,7 +197,7 @@ def load_source(spec: RealSpec) -> Source:
 def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator) -> list[tuple[int, int, int, float]]:
     """(episode, onset, length, intensity) per event, from the seeded generator, in time order."""
     fps = src.track.fps
-    picks = [src.chosen[int(k)] for k in rng.permutation(spec.micro) % len(src.chosen)]
+    picks = pick_episodes(rng, src.chosen, spec.micro)
     lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durations(rng, spec.micro, *spec.micro_ms)]
     lead, gap = round(spec.lead_in_s * fps), round(spec.gap_s * fps)
     tail = max(gap, src.margin)  # neutral after the last event too: its return is part of it

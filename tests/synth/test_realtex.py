@@ -22,7 +22,7 @@ from edge.events.annotations import Annotation, read_annotations
 from edge.synth import flowwarp
 from edge.synth.clipsource import Stretch, read_frames, track_clip
 from edge.synth.episode import measure_episode, mouth_opens
-from edge.synth.realtex import RealSpec, generate_real, pingpong
+from edge.synth.realtex import RealSpec, generate_real, pick_episodes, pingpong
 
 pytestmark = pytest.mark.slow  # tracks, warps and encodes a real clip
 
@@ -195,6 +195,20 @@ def test_mouth_opening_episodes_are_flagged():
     row = lambda aus: Annotation("v.mp4", 0, 1, 2, "macro", "", aus)  # noqa: E731
     assert [mouth_opens(row(a)) for a in ("6+12", "6+12+25", "R12+AU26", "26B", "1+2+5", "")] == [
         False, True, True, True, False, False]
+
+
+@pytest.mark.parametrize("k", [1, 4, 10, 23])
+def test_events_draw_on_every_episode_in_a_seeded_cycle(k):
+    chosen = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    drawn: set[int] = set()
+    for seed in range(100):
+        picks = pick_episodes(np.random.default_rng(seed), chosen, k)
+        assert len(picks) == k and set(picks) <= set(chosen)
+        counts = [picks.count(c) for c in chosen]
+        assert max(counts) - min(counts) <= 1  # each used once before any is used twice
+        assert picks == pick_episodes(np.random.default_rng(seed), chosen, k)
+        drawn |= set(picks)
+    assert drawn == set(chosen)  # fewer events than episodes still draws from all of them, seed by seed
 
 
 def test_pingpong_never_cuts():
