@@ -20,6 +20,7 @@ MOTION_DPS = 60.0  # head turning faster than this (deg/s) during an event ...
 MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 BLINK_OVERRIDE = 3.0  # ... peaking at this many times the threshold with the eyes open
+BLINK_LEAD_MS = 100.0  # ... or over the threshold this long before the lids went down (no leak leads them so far)
 UNRELIABLE_SHARE = 0.3  # a longer candidate with more of its frames unreliable (fit residual) than this is head motion
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
@@ -119,7 +120,7 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     if not short and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
     # A short one is also the blink's if it rides the lids' return (the model's leak lags the lids).
-    if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, threshold, short):
+    if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, tail, threshold, short):
         return "blink"
     if span[0].talking:
         return "talking"
@@ -137,11 +138,19 @@ def _lids(x: Sample, short: bool) -> bool:
     return x.lids_down if short else x.blink
 
 
-def _clear_of_blink(span: list[Sample], threshold: float, short: bool) -> bool:
+def _clear_of_blink(span: list[Sample], tail: list[Sample], threshold: float, short: bool) -> bool:
     """A short candidate that overlaps a blink still stands if it peaks well over the threshold on
-    frames with the eyes open: a real flash of a smile a blink interrupts, not the blink's leak."""
+    frames with the eyes open (a real flash of a smile a blink interrupts, not the blink's leak), or
+    if it was over the threshold BLINK_LEAD_MS before the lids first went down: the landmark model's
+    leak moves with the closing lids or lags them, it never starts that far ahead of them. People
+    blink, or look down, in the middle of an expression that was already there (session 23)."""
     open_eyes = [x.score for x in span if not _lids(x, short)]
-    return bool(open_eyes) and max(open_eyes) >= BLINK_OVERRIDE * threshold
+    if open_eyes and max(open_eyes) >= BLINK_OVERRIDE * threshold:
+        return True
+    if not short:
+        return False
+    down = min((x.t_ms for x in span + tail if _lids(x, short)), default=-np.inf)
+    return any(x.score >= threshold and x.t_ms <= down - BLINK_LEAD_MS for x in span)
 
 
 def _earlier(t_ms: float, newest_first: Iterable[Sample], window_ms: float) -> Sample | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge.config import SpottingConfig
-from edge.spotting.candidate import Sample, measure
+from edge.spotting.candidate import BLINK_LEAD_MS, Sample, measure, reject_reason
 
 from .conftest import smooth_bump
 
@@ -29,3 +29,24 @@ def test_a_micro_expression_rising_from_a_raised_rest_keeps_its_onset_and_stays_
     assert ext.kind == "micro"
     assert frames[ext.on].t_ms == pytest.approx(1500.0, abs=1000.0 / fps)
     assert frames[ext.off].t_ms == pytest.approx(1800.0, abs=1000.0 / fps)
+
+
+@pytest.mark.parametrize("fps", [24.0, 120.0])
+def test_a_flash_over_the_threshold_well_before_the_lids_close_is_not_the_blinks(fps) -> None:
+    """Session 23: franck's real-texture lip presses, made brief, were rejected as blinks because the
+    eyes close or look down in the middle of them. The landmark model's blink leak moves with the
+    lids or after them; it never crosses the threshold BLINK_LEAD_MS before they go down."""
+    threshold = SpottingConfig().threshold
+    t = np.arange(0.0, 300.0, 1000.0 / fps)
+    scores = 1.8 * threshold * smooth_bump(t, 0.0, 300.0)  # under BLINK_OVERRIDE x the threshold
+    crossed = float(t[int(np.argmax(scores >= threshold))])
+
+    def fate(lids_from_ms: float) -> str:
+        span = [sample(i, ti, si) for i, (ti, si) in enumerate(zip(t, scores))]
+        for x in span:
+            x.lids_down = x.t_ms >= lids_from_ms
+        return reject_reason(span, [], float(scores.max()), threshold, 500.0)
+
+    assert fate(crossed + BLINK_LEAD_MS + 1000.0 / fps) == ""  # the face's: already there
+    assert fate(crossed + 0.5 * BLINK_LEAD_MS) == "blink"  # rises with the closing lids: the blink's
+    assert fate(crossed - 1000.0 / fps) == "blink"  # rises once they are down
