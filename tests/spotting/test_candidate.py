@@ -1,4 +1,5 @@
-"""A finished excursion's extent and type from the spotter's samples (candidate.measure)."""
+"""A finished excursion from the spotter's samples: its extent and type (candidate.measure), and whether
+it is an expression (candidate.reject_reason)."""
 
 from __future__ import annotations
 
