@@ -17,6 +17,7 @@ from edge.events.record import Event
 from edge.loop.frames import Done, make_loop
 from edge.sinks import CollectSink, Sink
 from edge.sources.frame import Frame
+from edge.spotting.rejections import Rejection
 from edge.vision.pipeline import STAGES, FacePipeline
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Analysis:
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
     loop: str = "serial"  # vision.loop that ran
     workers: int = 1  # cores the loop spread over
+    rejections: list[Rejection] = field(default_factory=list)  # the spotter's, for explaining misses
 
     @property
     def fps(self) -> float:
@@ -129,6 +131,7 @@ def analyse(
     finally:
         if spotter is not None:
             _emit(spotter.flush(), run, sinks, source_name)
+            run.rejections = list(getattr(spotter, "rejections", ()))
         run.wall_s = time.perf_counter() - start
         if first_t is not None and last_t is not None and run.frames > 1:
             run.media_s = (last_t - first_t) / 1e9 * run.frames / (run.frames - 1)

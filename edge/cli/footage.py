@@ -82,6 +82,7 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         if not names:
             raise InputError(f"{args.annotations or manifest.annotations_dir}: no clip has annotations (STEM.csv) yet")
     truths = [load_truth(manifest, n, args.annotations) for n in names]
+    rejections: dict[str, list] | None = None if args.predictions else {}
     if args.predictions:
         preds = read_predictions(manifest, args.predictions, truths)
     else:
@@ -96,7 +97,7 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
             frames = {t.video: t.frames for t in truths}
             with tempfile.TemporaryDirectory(prefix="microexpr-cut-") as tmp:
                 videos = {c.truth.video: cut_clip(c, Path(tmp)) for c in cuts}
-                preds = predict(videos, frames, args.config, progress=progress_line)
+                preds = predict(videos, frames, args.config, progress=progress_line, rejections=rejections)
             changed = [f"{t.video} ({frames[t.video]} frames, not {t.frames})"
                        for t in truths if frames[t.video] != t.frames]
             if changed:
@@ -104,16 +105,17 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         elif args.perturb:
             with tempfile.TemporaryDirectory(prefix="microexpr-perturb-") as tmp:
                 videos = {t.video: transcode(t.path, args.perturb, Path(tmp)) for t in truths}
-                preds = predict(videos, frames, args.config, progress=progress_line)
+                preds = predict(videos, frames, args.config, progress=progress_line, rejections=rejections)
             changed = [f"{t.video} ({frames[t.video]} frames, not {t.frames})"
                        for t in truths if frames[t.video] != t.frames]
             if changed:
                 raise InputError(f"--perturb {args.perturb}: the variant lost or gained frames: {', '.join(changed)}")
         else:
-            preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line)
+            preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line,
+                            rejections=rejections)
     if args.save_predictions:
         write_annotations(args.save_predictions, preds)
-    scores = score_clips(truths, preds)
+    scores = score_clips(truths, preds, rejections)
     d = score_dict(scores)
     print(json.dumps(d) if args.json else table(d))
     return 0
@@ -138,7 +140,28 @@ def table(d: dict) -> str:
             f"{c['hits']:>4}{c['hits_iou50']:>4}{c['misses']:>5}{c['false_alarms']:>4}{c['ignored']:>4}{_f(c['recall'], 7)}"
             f"{_f(c['recall_iou50'], 6)}{_f(c['precision'], 6)}{emo:>6}{_f(c['false_micro_per_min'], 7)}"
             f"{c['talking_s'] / 60:>9.1f}{_f(c['false_micro_per_talking_min'], 8)}")
-    return "\n".join(lines)
+    return "\n".join(lines + missed_lines(d))
+
+
+def missed_lines(d: dict) -> list[str]:
+    """Each missed episode and what the spotter did there: why a developer's next look goes where it goes."""
+    rows = [(c["video"], m) for c in d["clips"] for m in c.get("missed", [])]
+    if not rows:
+        return []
+    lines = ["", "missed episodes, and what the spotter did over their frames:"]
+    for video, m in rows:
+        why = m.get("rejected")
+        said = [f"predicted {p['onset']}-{p['offset']} (overlap too short, or matched elsewhere)" for p in m["predicted"]]
+        if why is None:
+            said.append("rejections not known (scored from a predictions CSV)")
+        else:
+            said += [f"rejected as {r['reason']} at {r['onset']}-{r['offset']} (peak {r['peak']:g}x threshold at {r['apex']})"
+                     for r in why]
+        if not said:
+            said = ["no candidate: the score stayed under the threshold"]
+        what = f" {m['emotion']}" if m.get("emotion") else ""
+        lines.append(f"  {video[:25]:<26}{m['onset']:>6}-{m['offset']:<6}{m['type']}{what}: {'; '.join(said)}")
+    return lines
 
 
 def progress_line(name: str, done: int, total: int) -> None:

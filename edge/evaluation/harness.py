@@ -18,6 +18,7 @@ import cv2
 from edge.errors import InputError
 from edge.evaluation.metrics import Score, score
 from edge.events.annotations import Annotation, AnnotationError, Range, read_annotations
+from edge.spotting.rejections import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,10 @@ def predict(
     frames: dict[str, int],
     config_path: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    rejections: dict[str, list[Rejection]] | None = None,
 ) -> list[Annotation]:
-    """The whole pipeline's events on each video (name -> file) as annotation rows; `frames` gets the decoded counts.
+    """The whole pipeline's events on each video (name -> file) as annotation rows; `frames` gets the decoded counts,
+    `rejections` (when given) each video's spotter rejections, to explain misses.
 
     `progress(video, frames_done, frames_total)` is called every 30 frames, over all videos.
     """
@@ -203,6 +206,8 @@ def predict(
         analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total)])
         before += frames.get(name, 0)
         frames[name] = int(getattr(analysis, "frames", 0) or frames.get(name, 0))
+        if rejections is not None:
+            rejections[name] = list(analysis.rejections)
         for e in analysis.events:
             preds.append(Annotation(name, e.onset_frame, e.apex_frame, e.offset_frame, e.type, e.emotion, e.aus_label))
     if progress:

@@ -8,6 +8,8 @@ second is "don't care" (the spotter has no neutral baseline yet): not a miss, an
 a prediction overlapping it is not a false alarm. False micro events (a micro
 prediction that matches no episode) are counted per minute of the clip and per
 minute of its talking ranges, where articulation is the nuisance to survive.
+Given the spotter's rejections, each missed episode says what the spotter saw
+there: the candidates it vetoed and why, or nothing (no candidate at all).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from edge.evaluation.metrics import Match, match_intervals
 from edge.events.annotations import Annotation, AnnotationError, Range, read_annotations, read_ranges
 from edge.events.record import EMOTIONS
 from edge.footage import FootageManifest, verify
+from edge.spotting.rejections import Rejection, overlapping
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class ClipScore:
     matches: list[Match] = field(default_factory=list)
     missed: list[Annotation] = field(default_factory=list)
     false: list[Annotation] = field(default_factory=list)
+    rejections: list[Rejection] | None = None  # the spotter's on this clip (None: not known, scored from a CSV)
 
     @property
     def misses(self) -> int:
@@ -115,9 +119,19 @@ class ClipScore:
         if details:
             d["matches"] = [{"truth": asdict(m.truth), "prediction": asdict(m.prediction), "iou": round(m.iou, 4)}
                             for m in self.matches]
-            d["missed"] = [asdict(a) for a in self.missed]
+            d["missed"] = [self._missed(a) for a in self.missed]
             d["false"] = [asdict(a) for a in self.false]
         return d
+
+
+    def _missed(self, a: Annotation) -> dict[str, Any]:
+        """A missed episode, the predictions over it (too short an overlap, or matched elsewhere) and
+        the spotter's rejections over it (None where not known)."""
+        preds = [m.prediction for m in self.matches] + self.false
+        return asdict(a) | {
+            "predicted": [asdict(p) for p in sorted(preds, key=lambda p: p.onset) if _overlaps(p, a.onset, a.offset)],
+            "rejected": None if self.rejections is None else
+            [asdict(r) for r in overlapping(self.rejections, a.onset, a.offset)]}
 
 
 def _overlaps(a: Annotation, start: int, end: int) -> bool:
@@ -132,15 +146,16 @@ def _frames_in(ranges: list[Range]) -> int:
     return len(covered)
 
 
-def score_clip(truth: ClipTruth, preds: list[Annotation]) -> ClipScore:
-    """One clip's protocol score; `preds` are this clip's predictions."""
+def score_clip(truth: ClipTruth, preds: list[Annotation], rejections: list[Rejection] | None = None) -> ClipScore:
+    """One clip's protocol score; `preds` are this clip's predictions, `rejections` the spotter's on it."""
     fps = truth.fps if truth.fps > 0 else 30.0
     first = DONT_CARE_S * fps
     cares = [a for a in truth.episodes if a.onset >= first]
     dont = [a for a in truth.episodes if a.onset < first] + truth.others
     talking = [r for r in truth.ranges if r.kind == "talking"]
     s = ClipScore(truth.video, truth.frames, truth.frames / fps, episodes=len(cares), dont_care=len(dont),
-                  predictions=len(preds), talking_s=_frames_in(talking) / fps)
+                  predictions=len(preds), talking_s=_frames_in(talking) / fps,
+                  rejections=None if rejections is None else list(rejections))
     s.matches = match_intervals(cares, preds, IOU_MATCH)
     s.hits = len(s.matches)
     s.hits_strict = len(match_intervals(cares, preds, IOU_STRICT))
@@ -250,11 +265,13 @@ def read_predictions(manifest: FootageManifest, pred_csv: Path, truths: list[Cli
     return out
 
 
-def score_clips(truths: list[ClipTruth], preds: list[Annotation]) -> list[ClipScore]:
-    """Each clip's score, in the order given."""
+def score_clips(truths: list[ClipTruth], preds: list[Annotation],
+                rejections: dict[str, list[Rejection]] | None = None) -> list[ClipScore]:
+    """Each clip's score, in the order given; `rejections`: the spotter's per video, to explain misses."""
     scores = []
     for t in truths:
-        s = score_clip(t, [p for p in preds if p.video == t.video])
+        s = score_clip(t, [p for p in preds if p.video == t.video],
+                       None if rejections is None else rejections.get(t.video, []))
         log.debug("%s: %d episodes, %d hits, %d false alarms", t.video, s.episodes, s.hits, s.false_alarms)
         scores.append(s)
     return scores

@@ -45,6 +45,7 @@ from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
 from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
 from edge.spotting.flashes import Flash
+from edge.spotting.rejections import KEEP, Rejection, rejection
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
     HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
@@ -81,6 +82,7 @@ class Spotter:
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
                                          "flow_drift": 0, "settled": 0}
+        self.rejections: deque[Rejection] = deque(maxlen=KEEP)  # the recent ones with their frames
         self._side = SideDetectors()  # the CNN's episodes and the flashes beside the excursions
         self._chain = MacroChain()  # macro events wait here for their continuation (outlives reset())
         self._carry: list[Event] = []  # released by a restart, reported with the frame's events
@@ -154,7 +156,7 @@ class Spotter:
             return []
         s = measured.sample
         if measured.flow_drifted and self._event:
-            self.rejected["flow_drift"] += 1
+            self._reject("flow_drift", self._event)
             log.debug("flow drifted from its reference: renewed, excursion dropped")
             self._abandon()
         self._maybe_classify(frame, res, s)
@@ -252,7 +254,7 @@ class Spotter:
         if self._settled(s):
             return self._settle()
         if self._new_rest(s):
-            self.rejected["too_long"] += 1
+            self._reject("too_long", self._event)
             log.debug("excursion held %.0f ms with no emotion to show for it: a new rest", HOLD_CHECK_MS)
             self._rebase(s.t_ms, last_moments(self._event, s.t_ms))
             self._abandon()
@@ -298,10 +300,17 @@ class Spotter:
         floor = float(np.median([x.score for x in rest]))
         # A step to a new rest (posture, the mouth after speech) is no expression; an expression
         # that came most of the way back down before its face settled is.
-        done = self._finish(floor) if floor < SETTLE_EMIT_SHARE * self._peak else self._drop()
+        emit = floor < SETTLE_EMIT_SHARE * self._peak
+        self._reject("settled", self._event, record=not emit)
+        done = self._finish(floor) if emit else self._drop()
         self._rebase(now, rest)
-        self.rejected["settled"] += 1
         return [done] if done is not None else []
+
+    def _reject(self, reason: str, frames: list[Sample], record: bool = True) -> None:
+        """Count a reason; `record`: the frames were dropped (kept for explaining misses)."""
+        self.rejected[reason] += 1
+        if record and frames:
+            self.rejections.append(rejection(reason, frames, self.cfg.threshold))
 
     def _rebase(self, now: float, rest: list[Sample]) -> None:
         """These samples are the neutral from now on."""
@@ -340,7 +349,7 @@ class Spotter:
         reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
                                emotion_shown(span, self._cnn_neutral.value))
         if reason:
-            self.rejected[reason] += 1
+            self._reject(reason, span)
             log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)
             return None
         if ext.duration_ms < self.cfg.min_micro_ms - ext.frame_ms:

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from edge.errors import InputError
+from edge.cli.footage import table
 from edge.evaluation.real import ClipTruth, score_clip, score_dict, total
 from edge.events.annotations import Annotation, Range
+from edge.spotting.rejections import Rejection
 
 V = "clip.mp4"
 
@@ -82,6 +84,30 @@ def test_total_pools_clips_and_json_has_every_field():
     assert d["protocol"] == {"iou_match": 0.3, "iou_strict": 0.5, "dont_care_s": 1.0}
     assert [c["hits"] for c in d["clips"]] == [1, 0] and d["total"]["misses"] == 2
     assert d["clips"][1]["precision"] is None and d["clips"][0]["false"][0]["onset"] == 500
+
+
+def test_each_missed_episode_says_what_the_spotter_did_over_it():
+    t = truth([ann(100, 199), ann(400, 499), ann(700, 799), ann(1000, 1099)])
+    preds = [ann(100, 199), ann(480, 560, "micro")]  # 20 / 161 overlap with 400-499: a false alarm, not a hit
+    rejected = [Rejection("blink", 90, 110, 120, 2.5),  # over the hit only: not listed anywhere
+                Rejection("head_motion", 690, 720, 750, 1.8), Rejection("too_long", 760, 800, 900, 4.0)]
+    d = json.loads(json.dumps(score_dict([score_clip(t, preds, rejected)])))
+    missed = {m["onset"]: m for m in d["clips"][0]["missed"]}
+    assert sorted(missed) == [400, 700, 1000]
+    assert [p["onset"] for p in missed[400]["predicted"]] == [480] and missed[400]["rejected"] == []
+    assert [(r["reason"], r["onset"], r["peak"]) for r in missed[700]["rejected"]] == [("head_motion", 690, 1.8),
+                                                                                    ("too_long", 760, 4.0)]
+    assert missed[1000]["predicted"] == [] and missed[1000]["rejected"] == []
+    lines = table(d).splitlines()
+    why = {int(x.split()[1].split("-")[0]): x for x in lines[lines.index(
+        "missed episodes, and what the spotter did over their frames:") + 1:]}
+    assert "predicted 480-560" in why[400]
+    assert "rejected as head_motion at 690-750 (peak 1.8x threshold at 720)" in why[700] and "too_long" in why[700]
+    assert why[1000].endswith("no candidate: the score stayed under the threshold")
+    # Scored from a CSV, the spotter's rejections are not known: said so, not "no candidate".
+    d = score_dict([score_clip(t, preds)])
+    assert all(m["rejected"] is None for m in d["clips"][0]["missed"])
+    assert "rejections not known" in table(d).splitlines()[-1]
 
 
 # --- The command, on a real fetched clip with annotations written here ------------------------------

@@ -57,9 +57,10 @@ def real_scores(real_truths, scored_truths, variant, tmp_path_factory) -> list[C
     else:
         out = tmp_path_factory.mktemp(variant)
         videos = {t.video: transcode(t.path, variant, out) for t in real_truths}
-    preds = predict(videos, frames)
+    rejections: dict = {}
+    preds = predict(videos, frames, rejections=rejections)
     assert frames == {t.video: t.frames for t in scored_truths}, "the decoder returned another frame count than expected"
-    return score_clips(scored_truths, preds)
+    return score_clips(scored_truths, preds, rejections)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +72,7 @@ def thresholds(real_footage, variant) -> dict[str, float]:
 def _measured(scores: list[ClipScore]) -> str:
     from edge.cli.footage import table
 
-    return "\n" + table(score_dict(scores, details=False))
+    return "\n" + table(score_dict(scores))  # with each missed episode and what the spotter did over it
 
 
 def test_every_annotated_clip_is_scored_at_its_manifest_length(real_footage, real_truths, scored_truths, real_scores):
@@ -80,6 +81,14 @@ def test_every_annotated_clip_is_scored_at_its_manifest_length(real_footage, rea
         assert t.frames == real_footage.clips[t.name].frames, t.name
     everything = sum(len(t.episodes) + len(t.others) for t in scored_truths)
     assert total(real_scores).episodes + total(real_scores).dont_care == everything
+
+
+def test_every_miss_says_what_the_spotter_did_there(real_scores):
+    missed = [m for c in score_dict(real_scores)["clips"] for m in c["missed"]]
+    assert all(isinstance(m["rejected"], list) for m in missed)
+    # Every view of these clips misses episodes the gates vetoed (franck: head motion, new rests).
+    assert any(m["rejected"] for m in missed), _measured(real_scores)
+    assert all(r["onset"] <= m["offset"] and m["onset"] <= r["offset"] for m in missed for r in m["rejected"])
 
 
 @pytest.mark.parametrize("metric", ["recall", "recall_iou50", "precision", "emotion_accuracy"])

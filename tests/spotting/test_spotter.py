@@ -293,6 +293,11 @@ def test_an_expression_while_the_face_travels_across_the_image_is_head_motion_un
     assert (len(events) == 1) == found, (events, sp.rejected)
     if not found:
         assert sp.rejected["head_motion"] == 1
+        # ... and kept with its frames, so a missed expression is explained (footage score).
+        (r,) = sp.rejections
+        t_on = stream.t_ms[r.onset]
+        assert r.reason == "head_motion" and r.onset <= r.apex <= r.offset and r.peak > 1.0
+        assert ONSET_MS - 200.0 <= t_on <= ONSET_MS + 300.0 <= stream.t_ms[r.offset], (t_on, r)
 
 
 def test_slow_head_drift_that_bends_the_landmarks_is_learnt_and_the_expression_still_found(make_stream) -> None:
