@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from edge.errors import InputError
+from edge.evaluation import misses
 from edge.evaluation.harness import Evaluation, run_pipeline, score_predictions
 from edge.evaluation.metrics import score_dict
 from edge.events.annotations import write_annotations
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
         plot_timelines(ev, Path(args.plot))
     d = score_dict(ev.score, ev.videos, sum(ev.frames.values()))
+    d["false_negatives"] = [misses.explain(a, ev.predictions, None if ev.rejections is None else
+                                           ev.rejections.get(a.video, [])) for a in ev.score.false_negatives]
     if args.json:
         print(json.dumps(d))
     else:
@@ -85,7 +88,7 @@ def table(ev: Evaluation, d: dict) -> str:
         lines.append("truth \\ predicted " + " ".join(f"{lab:>5}" for lab in labels))
         for lab, row in zip(r["labels"][:-1], r["confusion"]):
             lines.append(f"{lab:<18}" + " ".join(f"{v:>5}" for v in row))
-    return "\n".join(lines)
+    return "\n".join(lines + misses.lines([(m["video"], m) for m in d.get("false_negatives", [])]))
 
 
 class _Progress:

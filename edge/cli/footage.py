@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from edge.errors import InputError
+from edge.evaluation import misses
 from edge.footage import FootageError, FootageManifest, fetch, load_manifest, state
 
 
@@ -140,28 +141,7 @@ def table(d: dict) -> str:
             f"{c['hits']:>4}{c['hits_iou50']:>4}{c['misses']:>5}{c['false_alarms']:>4}{c['ignored']:>4}{_f(c['recall'], 7)}"
             f"{_f(c['recall_iou50'], 6)}{_f(c['precision'], 6)}{emo:>6}{_f(c['false_micro_per_min'], 7)}"
             f"{c['talking_s'] / 60:>9.1f}{_f(c['false_micro_per_talking_min'], 8)}")
-    return "\n".join(lines + missed_lines(d))
-
-
-def missed_lines(d: dict) -> list[str]:
-    """Each missed episode and what the spotter did there: why a developer's next look goes where it goes."""
-    rows = [(c["video"], m) for c in d["clips"] for m in c.get("missed", [])]
-    if not rows:
-        return []
-    lines = ["", "missed episodes, and what the spotter did over their frames:"]
-    for video, m in rows:
-        why = m.get("rejected")
-        said = [f"predicted {p['onset']}-{p['offset']} (overlap too short, or matched elsewhere)" for p in m["predicted"]]
-        if why is None:
-            said.append("rejections not known (scored from a predictions CSV)")
-        else:
-            said += [f"rejected as {r['reason']} at {r['onset']}-{r['offset']} (peak {r['peak']:g}x threshold at {r['apex']})"
-                     for r in why]
-        if not said:
-            said = ["no candidate: the score stayed under the threshold"]
-        what = f" {m['emotion']}" if m.get("emotion") else ""
-        lines.append(f"  {video[:25]:<26}{m['onset']:>6}-{m['offset']:<6}{m['type']}{what}: {'; '.join(said)}")
-    return lines
+    return "\n".join(lines + misses.lines([(c["video"], m) for c in d["clips"] for m in c.get("missed", [])]))
 
 
 def progress_line(name: str, done: int, total: int) -> None:

@@ -32,6 +32,7 @@ class Evaluation:
     predictions: list[Annotation]
     frames: dict[str, int] = field(default_factory=dict)  # video -> frame count
     fps: dict[str, float] = field(default_factory=dict)
+    rejections: dict[str, list[Rejection]] | None = None  # the spotter's per video (None: scored from a CSV)
 
     @property
     def videos(self) -> int:
@@ -161,11 +162,12 @@ def run_pipeline(
         frames[name], fps[name] = video_frames(f)
         check_bounds(gt_csv, truths, name, frames[name])
     truths = [a for a in truths if a.video in videos]
-    preds = predict(videos, frames, config_path, progress)
+    rejections: dict[str, list[Rejection]] = {}
+    preds = predict(videos, frames, config_path, progress, rejections)
     for name in videos:
         log.info("%s: %d frames, %d events predicted, %d annotated", name, frames[name],
                  sum(p.video == name for p in preds), sum(t.video == name for t in truths))
-    return Evaluation(score(truths, preds), truths, preds, frames, fps)
+    return Evaluation(score(truths, preds), truths, preds, frames, fps, rejections)
 
 
 def predict(

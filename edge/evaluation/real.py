@@ -22,10 +22,11 @@ from typing import Any
 from edge.errors import InputError
 from edge.evaluation.harness import check_bounds, check_range_bounds, video_frames
 from edge.evaluation.metrics import Match, match_intervals
+from edge.evaluation.misses import explain
 from edge.events.annotations import Annotation, AnnotationError, Range, read_annotations, read_ranges
 from edge.events.record import EMOTIONS
 from edge.footage import FootageManifest, verify
-from edge.spotting.rejections import Rejection, overlapping
+from edge.spotting.rejections import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +120,10 @@ class ClipScore:
         if details:
             d["matches"] = [{"truth": asdict(m.truth), "prediction": asdict(m.prediction), "iou": round(m.iou, 4)}
                             for m in self.matches]
-            d["missed"] = [self._missed(a) for a in self.missed]
+            preds = [m.prediction for m in self.matches] + self.false
+            d["missed"] = [explain(a, preds, self.rejections) for a in self.missed]
             d["false"] = [asdict(a) for a in self.false]
         return d
-
-
-    def _missed(self, a: Annotation) -> dict[str, Any]:
-        """A missed episode, the predictions over it (too short an overlap, or matched elsewhere) and
-        the spotter's rejections over it (None where not known)."""
-        preds = [m.prediction for m in self.matches] + self.false
-        return asdict(a) | {
-            "predicted": [asdict(p) for p in sorted(preds, key=lambda p: p.onset) if _overlaps(p, a.onset, a.offset)],
-            "rejected": None if self.rejections is None else
-            [asdict(r) for r in overlapping(self.rejections, a.onset, a.offset)]}
 
 
 def _overlaps(a: Annotation, start: int, end: int) -> bool:

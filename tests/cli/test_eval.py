@@ -53,6 +53,14 @@ def test_predictions_json_table_and_plot(clip_dir: Path, tmp_path: Path, capsys)
     assert code == 0
     assert "micro" in out and "0.667" in out and "recognition over 1 matched" in out
 
+    # A miss says what was over it; from a CSV the spotter's rejections are not known (null, not "none").
+    pred.write_text(HEADER + f"small.mp4,{onset + 1},{onset + 1},{onset + 1},micro,anger,\n")
+    code, out, err = run(["eval", "--predictions", str(pred), "--annotations", str(gt), "--json"], capsys)
+    (fn,) = json.loads(out)["false_negatives"]
+    assert (fn["onset"], fn["rejected"]) == (onset, None) and [p["onset"] for p in fn["predicted"]] == [onset + 1]
+    code, out, err = run(["eval", "--predictions", str(pred), "--annotations", str(gt)], capsys)
+    assert f"predicted {onset + 1}-{onset + 1}" in out.splitlines()[-1] and "rejections not known" in out
+
 
 def _bad(capsys, argv: list[str]) -> str:
     code, out, err = run(argv, capsys)

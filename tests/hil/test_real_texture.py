@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.evaluation.harness import run_pipeline
+from edge.evaluation import misses
+from edge.evaluation.harness import Evaluation, run_pipeline
 from edge.synth.realtex import ANNOTATIONS_NAME, RealSpec, generate_real
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
@@ -43,6 +44,20 @@ def test_the_footage_holds_twelve_micro_expressions_at_the_clips_rate(scored):
 
 def test_finds_real_texture_micro_expressions(scored, guards):
     micro = scored.score.micro
-    found = f"{micro.tp} of {micro.tp + micro.fn} found, {micro.fp} false"
+    found = f"{micro.tp} of {micro.tp + micro.fn} found, {micro.fp} false" + _why(scored)
     assert micro.f1 >= guards["micro_f1_min"], f"micro F1 {micro.f1:.2f} < {guards['micro_f1_min']}: {found}"
     assert micro.precision >= guards["micro_precision_min"], f"micro precision {micro.precision:.2f}: {found}"
+
+
+def test_every_miss_says_what_the_spotter_did_there(scored):
+    assert set(scored.rejections) == set(scored.frames)
+    why = [misses.explain(a, scored.predictions, scored.rejections[a.video]) for a in scored.score.false_negatives]
+    # Seed 10 misses lip presses the spotter took into a new rest or vetoed: each is on record.
+    assert any(m["rejected"] for m in why), _why(scored)
+
+
+def _why(ev: Evaluation) -> str:
+    """The misses and what the spotter did over them, for a failure's message."""
+    rows = [(a.video, misses.explain(a, ev.predictions, (ev.rejections or {}).get(a.video)))
+            for a in ev.score.false_negatives]
+    return "\n".join(misses.lines(rows))
