@@ -7,10 +7,14 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.errors import InputError
 from edge.evaluation import misses
 from edge.footage import FootageError, FootageManifest, fetch, load_manifest, state
+
+if TYPE_CHECKING:
+    from edge.spotting.rejections import Rejection
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +87,7 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         if not names:
             raise InputError(f"{args.annotations or manifest.annotations_dir}: no clip has annotations (STEM.csv) yet")
     truths = [load_truth(manifest, n, args.annotations) for n in names]
-    rejections: dict[str, list] | None = None if args.predictions else {}
+    rejections: dict[str, list[Rejection]] | None = None if args.predictions else {}
     if args.predictions:
         preds = read_predictions(manifest, args.predictions, truths)
     else:

@@ -17,8 +17,7 @@ from edge.spotting.rejections import Rejection, overlapping
 def explain(missed: Annotation, predictions: Iterable[Annotation], rejections: list[Rejection] | None) -> dict[str, Any]:
     """The miss as a dict, with `predicted` (predictions of its video overlapping it) and `rejected`
     (the spotter's rejections overlapping it; None where not known, as when scoring a CSV)."""
-    preds = sorted((p for p in predictions if p.video == missed.video and p.onset <= missed.offset
-                    and missed.onset <= p.offset), key=lambda p: p.onset)
+    preds = overlapping((p for p in predictions if p.video == missed.video), missed.onset, missed.offset)
     return asdict(missed) | {
         "predicted": [asdict(p) for p in preds],
         "rejected": None if rejections is None else [asdict(r) for r in overlapping(rejections, missed.onset, missed.offset)],

@@ -9,7 +9,7 @@ or that it saw nothing over the threshold. Bounded: a unit runs for days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Protocol, Sequence, TypeVar
 
 KEEP = 2000  # rejections remembered (a day of a busy unit is a few hundred)
 
@@ -31,6 +31,14 @@ def rejection(reason: str, frames: Sequence[Any], threshold: float) -> Rejection
     return Rejection(reason, frames[0].index, apex.index, frames[-1].index, round(apex.score / threshold, 2))
 
 
-def overlapping(rejections: Iterable[Rejection], onset: int, offset: int) -> list[Rejection]:
-    """Those whose frames overlap onset..offset (inclusive), in frame order."""
-    return sorted((r for r in rejections if r.onset <= offset and onset <= r.offset), key=lambda r: r.onset)
+class Span(Protocol):
+    onset: int
+    offset: int
+
+
+S = TypeVar("S", bound=Span)
+
+
+def overlapping(spans: Iterable[S], onset: int, offset: int) -> list[S]:
+    """Those (rejections, annotation rows) whose frames overlap onset..offset (inclusive), in frame order."""
+    return sorted((r for r in spans if r.onset <= offset and onset <= r.offset), key=lambda r: r.onset)
