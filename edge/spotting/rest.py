@@ -36,6 +36,17 @@ def levelled(excursion: list[Sample], now_ms: float) -> bool:
     return float(np.median(recent[half:])) >= SETTLE_FLAT * float(np.median(recent[:half]))
 
 
+def settled(excursion: list[Sample], now_ms: float, above_ms: float, flow_busy_ms: float, max_micro_ms: float) -> bool:
+    """The score has stayed under the threshold since `above_ms` (or, past a micro expression's length, the
+    flow has seen a neutral image since `flow_busy_ms`) and stopped falling for SETTLE_MS: the face came to
+    rest somewhere else (the mouth after speech, a changed posture, landmarks left off), not back to neutral."""
+    # Longer than any micro expression with the image neutral to the flow: the landmarks, not the face, stayed off.
+    stuck = now_ms - excursion[0].t_ms > max_micro_ms and now_ms - flow_busy_ms >= SETTLE_MS
+    if now_ms - above_ms < SETTLE_MS and not stuck:
+        return False
+    return levelled(excursion, now_ms)
+
+
 def emotion_rise(samples: list[Sample], neutral: np.ndarray | None) -> float | None:
     """How far the emotion CNN's strongest class rose over these frames against the person's neutral
     output (None if the CNN never ran on them or no neutral is known yet)."""

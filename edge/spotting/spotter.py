@@ -10,6 +10,8 @@ remaining z-score:
     IDLE --score >= threshold--> ACTIVE --score < low level--> CLOSING
     CLOSING --stays low for confirm_ms--> emit (micro/macro by duration)
     CLOSING --rises again--> ACTIVE;  ACTIVE longer than max_macro_ms --> re-baseline
+    ACTIVE 4 s with no emotion in the CNN --> a new rest: re-baseline, and report what stood
+        out of that rest while it held (rescan.py)
 
 All durations are milliseconds from frame timestamps, never frame counts, so
 the same settings hold from 30 to 200 fps. Onset and offset are where the score crosses a level
@@ -35,7 +37,7 @@ from edge.config import SpottingConfig, with_thresholds
 from edge.events.clock import UtcAnchor
 from edge.events.record import Event, utc_iso
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import Sample, measure, reject_reason
+from edge.spotting.candidate import Extent, Sample, measure, reject_reason
 from edge.spotting.continuation import MacroChain
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z
@@ -46,9 +48,10 @@ from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
 from edge.spotting.flashes import Flash
 from edge.spotting.rejections import KEEP, Rejection, rejection
+from edge.spotting.rescan import expressions_in
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
-    HOLD_CHECK_MS, SETTLE_EMIT_SHARE, SETTLE_MS, emotion_shown, held, last_moments, levelled, new_rest,
+    HOLD_CHECK_MS, SETTLE_EMIT_SHARE, emotion_shown, held, last_moments, new_rest, settled,
 )
 
 log = logging.getLogger(__name__)
@@ -251,15 +254,18 @@ class Spotter:
         if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
             done = self._finish()
             return [done] if done is not None else []
-        if self._settled(s):
+        if settled(self._event, s.t_ms, self._above_ms, self._measure.flow_busy_ms, self.cfg.max_micro_ms):
             return self._settle()
         if self._new_rest(s):
+            pre = [x for x in self._history if x.t_ms > self._reported_ms]
+            found = expressions_in(pre, self._event, self.cfg, self._judge)
             self._reject("too_long", self._event)
-            log.debug("excursion held %.0f ms with no emotion to show for it: a new rest", HOLD_CHECK_MS)
+            log.debug("excursion held %.0f ms with no emotion to show for it: a new rest (%d expressions in it)",
+                      HOLD_CHECK_MS, len(found))
             self._rebase(s.t_ms, last_moments(self._event, s.t_ms))
             self._abandon()
             self._history.clear()
-            return []
+            return found
         if s.t_ms - self._event[0].t_ms > self.cfg.max_macro_ms:
             # Held this long, it is a macro expression (a smile through a whole answer) or a new
             # rest: either way it is reported up to now, and where the face is now becomes neutral.
@@ -279,19 +285,6 @@ class Spotter:
             return False
         self._hold_checked = True
         return new_rest(self._event, s.t_ms, self._cnn_neutral.value)
-
-    def _settled(self, s: Sample) -> bool:
-        """The score has stayed under the threshold (or, past a micro expression's length, the flow has
-        seen a neutral image) and stopped falling for SETTLE_MS: the face came to rest somewhere else
-        (the mouth after speech, a changed posture, landmarks left off), not back to neutral."""
-        if s.t_ms - self._above_ms < SETTLE_MS and not self._landmarks_stuck(s):
-            return False
-        return levelled(self._event, s.t_ms)
-
-    def _landmarks_stuck(self, s: Sample) -> bool:
-        """Longer than any micro expression, and the image has looked neutral to the flow for
-        SETTLE_MS: the landmarks, not the face, stayed displaced."""
-        return s.t_ms - self._event[0].t_ms > self.cfg.max_micro_ms and s.t_ms - self._measure.flow_busy_ms >= SETTLE_MS
 
     def _settle(self) -> list[tuple[Event, float, float, bool]]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
@@ -343,6 +336,10 @@ class Spotter:
         if cap:
             ext = dataclasses.replace(ext, off=len(frames) - 1, kind="macro",
                                       duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
+        return self._judge(frames, ext, cap)
+
+    def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False) -> tuple[Event, float, float, bool] | None:
+        """The event record of the candidate `ext` in `frames`, or None when it is no expression."""
         span = frames[ext.on:ext.off + 1]
         lips = ext.kind == "micro" and articulated(frames[ext.apex])
         beats = self._rhythm.beat(frames[ext.apex].t_ms) if lips else 0
