@@ -17,6 +17,8 @@ excursion's own texture (talking raises bumps everywhere) and the head moved
 into the rest (TURN_DEG), there is a candidate, measured and judged like any
 other (candidate.measure, then the spotter's checks and description).
 
+What it finds goes out when the rest is decided: up to HOLD_CHECK_MS after the expression's offset.
+
 Pure functions on the spotter's samples; the spotter judges and describes what they find.
 """
 
