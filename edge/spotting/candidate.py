@@ -124,14 +124,21 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
         return "blink"
     if span[0].talking:
         return "talking"
-    if max(x.speed for x in span) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
-        return "head_motion"
-    travel = max(x.shift for x in span) / SHIFT_IOD_PER_S
-    if travel > 1.0 and peak < threshold * MOTION_OVERRIDE * travel:
+    if head_moving(span, peak, threshold):
         return "head_motion"
     if any(x.unreliable for x in span):
         return "head_motion"
     return ""
+
+
+def head_moving(frames: list[Sample], peak: float, threshold: float) -> bool:
+    """The head turned faster than MOTION_DPS, or the face travelled across the image faster than
+    SHIFT_IOD_PER_S, over these frames, and an expression peaking at `peak` is not strong enough to stand
+    through it (MOTION_OVERRIDE times the threshold; for travel, times its speed over SHIFT_IOD_PER_S too)."""
+    if max(x.speed for x in frames) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
+        return True
+    travel = max(x.shift for x in frames) / SHIFT_IOD_PER_S
+    return travel > 1.0 and peak < threshold * MOTION_OVERRIDE * travel
 
 
 def _lids(x: Sample, short: bool) -> bool:

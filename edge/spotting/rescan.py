@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from edge.config import SpottingConfig
 from edge.spotting.align import rotation_angle_deg
-from edge.spotting.candidate import MOTION_DPS, MOTION_OVERRIDE, SHIFT_IOD_PER_S, Extent, Sample, measure
+from edge.spotting.candidate import Extent, Sample, head_moving, measure
 from edge.spotting.extent import LOW_FRACTION, LOW_Z, combined_scores
 
 WINDOW_MS = 600.0  # a bump narrower than this stands out of the level on both sides of it (a micro expression)
@@ -116,8 +116,9 @@ def relevel(frames: list[Sample], window_ms: float = WINDOW_MS) -> Relevelled:
 
     z = level([x.z for x in frames], next(len(x.z) for x in frames if x.z is not None))
     disp = level([x.disp for x in frames], len(frames[0].disp))
-    flow = level([x.fdisp for x in frames], len(frames[0].fdisp)) if all(  # type: ignore[arg-type]
-        x.fdisp is not None for x in frames) else None
+    flow = None
+    if all(x.fdisp is not None for x in frames):  # the flow estimates are per AU, as the displacements
+        flow = level([x.fdisp for x in frames], disp.shape[1])
     return Relevelled(frames, times, z, disp, flow, combined_scores(z))
 
 
@@ -154,17 +155,12 @@ def pre_roll(times: np.ndarray, start: int) -> int:
 
 
 def still_around(rel: Relevelled, start: int, end: int, threshold: float) -> bool:
-    """The head-motion rule (candidate.reject_reason) over the windows the bump was measured against, not
-    only its own frames: a bump beside a lean or a nod is measured against a level the head was still
-    moving through (cap12's leans gave two false micro events), unless it is strong enough to stand
-    through that motion anyway (franck's lip press at 1937, at 7x the threshold, while his head moves)."""
+    """The head-motion rule (candidate.head_moving) over the windows the bump was measured against, not only
+    its own frames: a bump beside a lean or a nod is measured against a level the head was still moving
+    through (cap12's leans gave two false micro events), unless it is strong enough to stand through that
+    motion anyway (franck's lip press at 1937, at 7x the threshold, while his head moves)."""
     lo, hi = np.searchsorted(rel.times, [rel.times[start] - WINDOW_MS, rel.times[end] + WINDOW_MS], side="left")
-    near = rel.frames[lo:hi + 1]
-    peak = float(rel.scores[start:end + 1].max())
-    if max(x.speed for x in near) > MOTION_DPS and peak < threshold * MOTION_OVERRIDE:
-        return False
-    travel = max(x.shift for x in near) / SHIFT_IOD_PER_S
-    return not (travel > 1.0 and peak < threshold * MOTION_OVERRIDE * travel)
+    return not head_moving(rel.frames[lo:hi + 1], float(rel.scores[start:end + 1].max()), threshold)
 
 
 Found = TypeVar("Found")
