@@ -257,8 +257,7 @@ class Spotter:
         if settled(self._event, s.t_ms, self._above_ms, self._measure.flow_busy_ms, self.cfg.max_micro_ms):
             return self._settle()
         if self._new_rest(s):
-            pre = [x for x in self._history if x.t_ms > self._reported_ms]
-            found = expressions_in(pre, self._event, self.cfg, self._judge)
+            found = expressions_in(self._pre_roll(), self._event, self.cfg, self._judge)
             self._reject("too_long", self._event)
             log.debug("excursion held %.0f ms with no emotion to show for it: a new rest (%d expressions in it)",
                       HOLD_CHECK_MS, len(found))
@@ -327,8 +326,7 @@ class Spotter:
 
         `floor`: the score level the excursion settled at (its offset is measured above it);
         `cap`: the excursion is still under way (too long, or the stream ended): it ends at its last frame."""
-        # The pre-roll never reaches back into an event already reported: one expression, one event.
-        pre = [x for x in self._history if x.t_ms > self._reported_ms]
+        pre = self._pre_roll()
         frames = pre + self._event
         n_pre = len(pre)
         self._drop()
@@ -393,6 +391,11 @@ class Spotter:
             s.emotion = self._pipeline.classify_emotion(frame, res)
         if s.emotion is not None:
             self._last_cnn_ms = s.t_ms
+
+    def _pre_roll(self) -> list[Sample]:
+        """The frames before the excursion; never reaching back into an event already reported (one
+        expression, one event)."""
+        return [x for x in self._history if x.t_ms > self._reported_ms]
 
     def _newest_first(self) -> Iterator[Sample]:
         """The samples remembered (the open excursion, then the pre-roll), newest first."""
