@@ -100,6 +100,8 @@ class SpottingConfig:
     threshold: float = _f(7.0, "Onset threshold in robust standard deviations (MAD units) above the neutral baseline.")
     baseline_s: float = _f(3.0, "Length of the rolling neutral baseline window in seconds.")
     flow: bool = _f(True, "Add optical flow in facial regions (aligned face, against a neutral reference) to the landmark AUs.")
+    pose_recorrect: bool = _f(False, "Correct the stored neutral each time the pose residual's fit changes (consistent, "
+                              "but it scored worse on the real development clips: docs/spotting.md, session 26).")
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ RULES: dict[str, Rule] = {
     "spotting.threshold": Between(1, 20),
     "spotting.baseline_s": Between(0.5, 600),
     "spotting.flow": Flag(),
+    "spotting.pose_recorrect": Flag(),
     "outbox.max_mb": MIB,
     "outbox.max_age_days": DAYS,
     "outbox.max_events": Between(1, 100_000_000),

@@ -35,6 +35,7 @@ class Baseline:
         cap = max(16, int(np.ceil(window_ms / 1000.0 * max_fps)) + 1)
         self._x = np.zeros((cap, n_features))
         self._t = np.full(cap, -np.inf)
+        self._a = np.zeros((cap, 2))  # each frame's (yaw, pitch) as the pose residual took it
         self._floor = np.broadcast_to(np.asarray(noise_floor, dtype=np.float64), (n_features,)).copy()
         self._head = 0
         self._count = 0
@@ -57,8 +58,9 @@ class Baseline:
         self._last_ms = -np.inf
         self._computed_ms = -np.inf
 
-    def _push(self, t_ms: float, x: np.ndarray) -> None:
+    def _push(self, t_ms: float, x: np.ndarray, angles: np.ndarray | None = None) -> None:
         self._x[self._head] = x
+        self._a[self._head] = 0.0 if angles is None else angles
         self._t[self._head] = t_ms
         self._head = (self._head + 1) % len(self._t)
         self._count = min(self._count + 1, len(self._t))
@@ -80,22 +82,22 @@ class Baseline:
     def span_ms(self) -> float:
         return max(0.0, self._last_ms - self._first_ms) if self._count else 0.0
 
-    def add(self, t_ms: float, x: np.ndarray) -> None:
+    def add(self, t_ms: float, x: np.ndarray, angles: np.ndarray | None = None) -> None:
         """Record one neutral frame; refresh median and sigma when due."""
-        self._push(t_ms, x)
+        self._push(t_ms, x, angles)
         # Recompute more often while warming up, so early estimates settle fast.
         due = self.recompute_ms if self.ready else self.recompute_ms / 4
         if t_ms - self._computed_ms >= due:
             self.recompute(t_ms)
 
-    def rebase(self, now_ms: float, samples: list[np.ndarray]) -> None:
+    def rebase(self, now_ms: float, samples: list[np.ndarray], angles: list[np.ndarray | None] | None = None) -> None:
         """The subject came to rest elsewhere: these recent samples become the neutral (noise kept)."""
         if not samples:
             return
         self._clear()
         n = len(samples)
         for i, x in enumerate(samples):
-            self._push(now_ms - (n - 1 - i) * 1e-3, x)  # inside the window, in order
+            self._push(now_ms - (n - 1 - i) * 1e-3, x, angles[i] if angles else None)  # inside the window, in order
         self.median = np.median(np.asarray(samples), axis=0)
         self._computed_ms = now_ms
 
@@ -104,6 +106,15 @@ class Baseline:
         flow's reference was renewed): move the neutral with them instead of forgetting it."""
         self._x[:, start:] -= delta
         self.median[start:] -= delta
+
+    def recorrect(self, delta: np.ndarray) -> None:
+        """The pose residual's fit changed by `delta` (2, k): the first k features of every stored frame
+        are corrected with the new fit, so the neutral and the frames measured against it agree."""
+        k = delta.shape[1]
+        self._x[:, :k] -= self._a @ delta
+        live = np.isfinite(self._t)
+        if live.any():
+            self.median[:k] -= np.median(self._a[live], axis=0) @ delta
 
     def recompute(self, now_ms: float) -> None:
         keep = self._t >= now_ms - self.window_ms

@@ -166,7 +166,7 @@ class Spotter:
         self._side.update(s)
         base = self._baseline
         if not base.ready:
-            base.add(t_ms, s.f)
+            base.add(t_ms, s.f, s.angles)
             self._measure.calm(s)
             self._remember(s)
             self._cnn_neutral.add(s.emotion)
@@ -234,7 +234,7 @@ class Spotter:
                 self._below_since = None
                 return []
             if s.score < thr * CALM_SHARE and not (s.unreliable or s.blink or s.talking):
-                self._baseline.add(s.t_ms, s.f)
+                self._baseline.add(s.t_ms, s.f, s.angles)
                 self._cnn_neutral.add(s.emotion)
                 self._measure.calm(s)
             else:
@@ -306,7 +306,7 @@ class Spotter:
 
     def _rebase(self, now: float, rest: list[Sample]) -> None:
         """These samples are the neutral from now on."""
-        self._baseline.rebase(now, [x.f for x in rest if x.f is not None])
+        self._baseline.rebase(now, [x.f for x in rest if x.f is not None], [x.angles for x in rest if x.f is not None])
 
     def _drop(self) -> None:
         """Forget the current excursion (its frames seed the next one's pre-roll)."""

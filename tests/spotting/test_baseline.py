@@ -112,3 +112,25 @@ def test_shift_moves_the_neutral_of_some_features_with_their_new_zero() -> None:
     feed(b, 100.0, 0.5, np.zeros(3), 0.01, rng, t0=t)  # frames measured from the new zero agree with the old ones
     np.testing.assert_allclose(b.median, [0.0, 0.0, 0.0], atol=0.01)
     np.testing.assert_allclose(b.sigma, sigma, rtol=0.3)
+
+
+def test_a_new_pose_fit_re_corrects_the_neutral_it_was_measured_with() -> None:
+    """The stored frames were corrected with the pose residual's old fit; when the fit changes they are
+    corrected again, so the neutral and the frames measured against it agree. Without this, a person
+    resting 6 degrees from where the track began saw every estimate step by angles x the change."""
+    rng = np.random.default_rng(7)
+    b = Baseline(3, window_ms=3000.0, noise_floor=1e-6)
+    bend = np.array([[0.2, 0.0, -0.3], [0.5, 0.0, 0.4]])  # IOD per radian; the last feature is a flow one
+    t = 0.0
+    for _ in range(300):
+        angles = np.radians([1.0, 6.0]) + rng.normal(0.0, np.radians(1.0), 2)
+        raw = angles @ bend + rng.normal(0.0, 0.001, 3)
+        b.add(t, raw, angles)  # the old fit explained nothing
+        t += 10.0
+    b.recompute(t)
+    assert abs(b.median[1]) < 0.001 and abs(b.median[0]) > 0.03  # the rest pose still bends features 0 and 2
+    b.recorrect(bend[:, :2])  # the fit has learnt features 0 and 1; the flow feature is not the fit's
+    np.testing.assert_allclose(b.median[:2], 0.0, atol=0.002)  # at once, before any recompute
+    b.recompute(t)
+    np.testing.assert_allclose(b.median[:2], 0.0, atol=0.001)
+    assert b.sigma[0] < 0.002 < b.sigma[2]  # the turn's share of the spread is gone where it was corrected
