@@ -136,11 +136,10 @@ class FrameMeasure:
         if s.unreliable or s.blink or s.talking:
             return
         if s.angles is not None and s.estimates is not None:
-            before = self.pose.coef.copy()
+            before = self.pose.coef.copy() if self.cfg.pose_recorrect else None
             self.pose.add(s.t_ms, s.angles, s.estimates)
-            delta = self.pose.coef - before
-            if self.cfg.pose_recorrect and delta.any():
-                self._baseline.recorrect(delta)
+            if before is not None and (self.pose.coef != before).any():
+                self._baseline.recorrect(self.pose.coef - before)
         if self.reference is not None and s.fdisp is not None:
             self.reference.calm(s.t_ms, s.f[len(AU_NAMES):])
 

@@ -306,7 +306,8 @@ class Spotter:
 
     def _rebase(self, now: float, rest: list[Sample]) -> None:
         """These samples are the neutral from now on."""
-        self._baseline.rebase(now, [x.f for x in rest if x.f is not None], [x.angles for x in rest if x.f is not None])
+        kept = [x for x in rest if x.f is not None]
+        self._baseline.rebase(now, [x.f for x in kept], [x.angles for x in kept])
 
     def _drop(self) -> None:
         """Forget the current excursion (its frames seed the next one's pre-roll)."""
