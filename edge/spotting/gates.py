@@ -266,29 +266,31 @@ class TalkHold:
     """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[float, Any, float, float]] = []  # (decide at, event, onset ms, offset ms)
+        # (decide at, event, onset ms, offset ms, peak over the threshold)
+        self._pending: list[tuple[float, Any, float, float, float]] = []
 
-    def hold(self, event: Any, onset_ms: float, offset_ms: float) -> None:
-        self._pending.append((offset_ms + TALK_DECIDE_MS, event, onset_ms, offset_ms))
+    def hold(self, event: Any, onset_ms: float, offset_ms: float, peak: float = 0.0) -> None:
+        self._pending.append((offset_ms + TALK_DECIDE_MS, event, onset_ms, offset_ms, peak))
 
-    def release(self, now_ms: float, talk: TalkDetector) -> tuple[list[Any], int]:
-        """Events whose wait is over and that were not talking; and how many were."""
-        out, talking = [], 0
+    def release(self, now_ms: float, talk: TalkDetector) -> tuple[list[Any], list[tuple[Any, float]]]:
+        """Events whose wait is over and that were not talking; and those that were, with their peaks."""
+        out: list[Any] = []
+        speech: list[tuple[Any, float]] = []
         while self._pending and self._pending[0][0] <= now_ms:
-            _, ev, t_on, t_off = self._pending.pop(0)
+            _, ev, t_on, t_off, peak = self._pending.pop(0)
             around = talk.openings(t_on - 1000.0, t_on - 1.0) + talk.openings(t_off + 1.0, t_off + TALK_DECIDE_MS)
             if around >= 2:
-                talking += 1
+                speech.append((ev, peak))
             else:
                 out.append(ev)
-        return out, talking
+        return out, speech
 
     def onsets(self) -> list[int]:
         """Onset frames of the events still waiting."""
-        return [int(ev.onset_frame) for _, ev, _, _ in self._pending]
+        return [int(ev.onset_frame) for _, ev, _, _, _ in self._pending]
 
     def flush(self) -> list[Any]:
         """End of stream: whatever still waits is reported (no more talking can show)."""
-        out = [ev for _, ev, _, _ in self._pending]
+        out = [ev for _, ev, _, _, _ in self._pending]
         self._pending.clear()
         return out

@@ -56,6 +56,9 @@ from edge.spotting.rest import (
 
 log = logging.getLogger(__name__)
 
+# A closed event: the record, its onset and offset (ms), whether speech could explain it, its peak over the threshold.
+Closed = tuple[Event, float, float, bool, float]
+
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
 LOST_RESET_MS = 1500.0  # face gone this long: drop the reference shape and baseline
@@ -194,16 +197,18 @@ class Spotter:
         busy += self._side.busy_from()
         return carry + self._chain.take(out, min(busy, default=None))
 
-    def _release(self, s: Sample, done: list[tuple[Event, float, float, bool]]) -> list[Event]:
+    def _release(self, s: Sample, done: list[Closed]) -> list[Event]:
         """Events without an open mouth now; the others once talking is ruled out (TalkHold)."""
         out = []
-        for ev, t_on, t_off, mouth in done:
+        for ev, t_on, t_off, mouth, peak in done:
             if mouth:
-                self._hold.hold(ev, t_on, t_off)
+                self._hold.hold(ev, t_on, t_off, peak)
             else:
                 out.append(ev)
-        released, talking = self._hold.release(s.t_ms, self._measure.gates.talk)
-        self.rejected["talking"] += talking
+        released, speech = self._hold.release(s.t_ms, self._measure.gates.talk)
+        for ev, peak in speech:  # recorded like every other rejection, so a miss there is explained
+            self.rejected["talking"] += 1
+            self.rejections.append(Rejection("talking", ev.onset_frame, ev.apex_frame, ev.offset_frame, peak))
         return out + released
 
     def flush(self) -> list[Event]:
@@ -222,7 +227,7 @@ class Spotter:
 
     # -- state machine ------------------------------------------------------
 
-    def _step(self, s: Sample) -> list[tuple[Event, float, float, bool]]:
+    def _step(self, s: Sample) -> list[Closed]:
         thr = self.cfg.threshold
         self._chain.observe(s.index, s.score, s.t_ms)
         if not self._event:
@@ -285,7 +290,7 @@ class Spotter:
         self._hold_checked = True
         return new_rest(self._event, s.t_ms, self._cnn_neutral.value)
 
-    def _settle(self) -> list[tuple[Event, float, float, bool]]:
+    def _settle(self) -> list[Closed]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
         now = self._event[-1].t_ms
         rest = last_moments(self._event, now)
@@ -321,7 +326,7 @@ class Spotter:
         self._event = []
         self._below_since = None
 
-    def _finish(self, floor: float = 0.0, cap: bool = False) -> tuple[Event, float, float, bool] | None:
+    def _finish(self, floor: float = 0.0, cap: bool = False) -> Closed | None:
         """Close the current event: boundaries, rejections, emotion, record; and whether talking may
         explain it (the mouth opened and articulation carries its apex).
 
@@ -337,7 +342,7 @@ class Spotter:
                                       duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
         return self._judge(frames, ext, cap)
 
-    def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False) -> tuple[Event, float, float, bool] | None:
+    def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False) -> Closed | None:
         """The event record of the candidate `ext` in `frames`, or None when it is no expression."""
         span = frames[ext.on:ext.off + 1]
         lips = ext.kind == "micro" and articulated(frames[ext.apex])
@@ -354,7 +359,7 @@ class Spotter:
             self.rejected["too_long"] += 1
             return None
         if beats >= RHYTHM_BEATS:
-            self.rejected["talking"] += 1
+            self._reject("talking", span)
             log.debug("candidate at frame %d rejected: talking (%d lip candidates just before)",
                       frames[ext.apex].index, beats)
             return None
@@ -365,7 +370,8 @@ class Spotter:
         # The mouth counts over the whole excursion, not only its measured extent: talking's next
         # syllable can open it just after the offset.
         mouth = any(x.mouth_open or x.talking for x in frames[ext.on:])
-        return ev, frames[ext.on].t_ms, frames[ext.off].t_ms, mouth and articulated(frames[ext.apex])
+        return (ev, frames[ext.on].t_ms, frames[ext.off].t_ms, mouth and articulated(frames[ext.apex]),
+                round(frames[ext.apex].score / self.cfg.threshold, 2))
 
     # -- helpers ------------------------------------------------------------
 

@@ -435,9 +435,30 @@ def test_lip_pulls_at_syllable_rate_are_speech_after_the_second(make_stream) -> 
     events = run_spotter(sp, stream)
     assert 1 <= len(events) <= 2, [(e.onset_frame, e.aus) for e in events]
     assert sp.rejected["talking"] >= 4
+    assert sum(r.reason == "talking" for r in sp.rejections) == sp.rejected["talking"]  # each with its frames
     # Two lip pulls a second apart are two expressions.
     apart = make_stream(fps=120.0, seconds=7.0).expression({"L14": 1.0}, 2500.0, 150.0).expression({"L14": 1.0}, 3600.0, 150.0)
     assert len(run_spotter(spotter(), apart)) == 2
+
+
+def test_a_jaw_drop_that_speech_follows_is_dropped_and_recorded_with_its_frames(make_stream) -> None:
+    # An event with an open mouth waits TALK_DECIDE_MS for talking to show (TalkHold); two syllables
+    # just after it make it speech. The drop is recorded like every other rejection, so a missed
+    # expression there is explained ("rejected as talking"), not reported as "no candidate".
+    jaw = {"26": 1.0, "25": 1.0}
+    stream = make_stream(fps=30.0, seconds=7.0).expression(jaw, ONSET_MS, 300.0)
+    for gap in (250.0, 500.0):
+        stream.expression({"26": 0.7, "25": 0.7}, ONSET_MS + 300.0 + gap, 150.0)
+    sp = spotter()
+    assert run_spotter(sp, stream) == []
+    talking = [r for r in sp.rejections if r.reason == "talking"]
+    assert len(talking) == sp.rejected["talking"] >= 1, (sp.rejected, list(sp.rejections))
+    first = min(talking, key=lambda r: r.onset)
+    assert stream.t_ms[first.onset] <= ONSET_MS + 50.0 and stream.t_ms[first.offset] >= ONSET_MS + 250.0, first
+    assert first.peak > 1.0
+    # Alone, the same jaw drop is reported.
+    alone = make_stream(fps=30.0, seconds=7.0).expression(jaw, ONSET_MS, 300.0)
+    assert len(run_spotter(spotter(), alone)) == 1
 
 
 def test_a_macro_smile_goes_out_once_nothing_under_way_could_continue_it(make_stream) -> None:
