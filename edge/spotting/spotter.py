@@ -207,8 +207,7 @@ class Spotter:
                 out.append(ev)
         released, speech = self._hold.release(s.t_ms, self._measure.gates.talk)
         for ev, peak in speech:  # recorded like every other rejection, so a miss there is explained
-            self.rejected["talking"] += 1
-            self.rejections.append(Rejection("talking", ev.onset_frame, ev.apex_frame, ev.offset_frame, peak))
+            self._reject("talking", Rejection("talking", ev.onset_frame, ev.apex_frame, ev.offset_frame, peak))
         return out + released
 
     def flush(self) -> list[Event]:
@@ -303,11 +302,12 @@ class Spotter:
         self._rebase(now, rest)
         return [done] if done is not None else []
 
-    def _reject(self, reason: str, frames: list[Sample], record: bool = True) -> None:
-        """Count a reason; `record`: the frames were dropped (kept for explaining misses)."""
+    def _reject(self, reason: str, frames: list[Sample] | Rejection, record: bool = True) -> None:
+        """Count a reason; `record`: the frames were dropped (kept for explaining misses), or their record
+        when the frames are gone (an event the talking hold drops)."""
         self.rejected[reason] += 1
         if record and frames:
-            self.rejections.append(rejection(reason, frames, self.cfg.threshold))
+            self.rejections.append(frames if isinstance(frames, Rejection) else rejection(reason, frames, self.cfg.threshold))
 
     def _rebase(self, now: float, rest: list[Sample]) -> None:
         """These samples are the neutral from now on."""
