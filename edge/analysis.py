@@ -111,6 +111,9 @@ def analyse(
                 run.stage_ms[k].append(v)
             for sink in sinks:
                 sink.on_result(frame, res)
+            if d.reading is not None:
+                for sink in sinks:
+                    sink.on_reading(frame, d.reading)
             if spotter is not None:
                 run.stage_ms["spotting"].append(d.spotting_ms)
                 _emit(d.events, run, sinks, source_name)

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from edge.events.record import Event
 from edge.sources.frame import Frame
+from edge.spotting.reading import Reading
 from edge.vision.pipeline import FaceResult
 
 
@@ -22,6 +23,9 @@ class Sink:
 
     def on_event(self, event: Event) -> None:  # noqa: B027
         pass
+
+    def on_reading(self, frame: Frame, reading: Reading) -> None:  # noqa: B027
+        """The spotter's score and gate flags on a frame with a measured face (after its on_result)."""
 
     def close(self) -> None:  # noqa: B027
         pass
@@ -69,6 +73,16 @@ class EventsCsvSink(Sink):
             for e in self.events
         ]
         write_annotations(self.path, rows)
+
+
+class ReadingsSink(Sink):
+    """Keeps every frame's spotting reading in memory, in frame order (evaluation/agreement.py)."""
+
+    def __init__(self) -> None:
+        self.readings: list[Reading] = []
+
+    def on_reading(self, frame: Frame, reading: Reading) -> None:
+        self.readings.append(reading)
 
 
 class CollectSink(Sink):

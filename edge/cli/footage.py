@@ -14,6 +14,7 @@ from edge.evaluation import misses
 from edge.footage import FootageError, FootageManifest, fetch, load_manifest, state
 
 if TYPE_CHECKING:
+    from edge.spotting.reading import Reading
     from edge.spotting.rejections import Rejection
 
 
@@ -39,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="score: run on the clips transcoded first (reencode: libx264 CRF 14; upscale2: faces twice "
                    "as large; downscale: 0.75x; mirror: flipped left to right; dim: a darker, flatter room), against the "
                    "same annotations: how fragile the figures are")
+    p.add_argument("--agreement", action="store_true",
+                   help="score --perturb: also run the clips as fetched and say how far the two runs agree, frame by "
+                   "frame (the spotting score and its gates) and event by event: how steady the spotter is")
     p.add_argument("--cut", type=float, metavar="LEAD",
                    help="score: every episode in a short clip of its own, from LEAD seconds (over 1) before its "
                    "onset to 1 s after its offset: how soon the spotter works on a face it has just met")
@@ -72,6 +76,8 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
     from edge.evaluation.perturb import transcode
     from edge.events.annotations import write_annotations
 
+    from edge.evaluation.agreement import compare
+    from edge.evaluation.agreement import lines as agreement_lines
     from edge.evaluation.cuts import check_lead, cut_clip, cuts_of
 
     for flag in ("perturb", "cut"):
@@ -79,6 +85,8 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
             raise InputError(f"--{flag} runs the pipeline; it cannot score --predictions")
     if args.perturb and args.cut is not None:
         raise InputError("--perturb and --cut: give one of them")
+    if args.agreement and not args.perturb:
+        raise InputError("--agreement compares a --perturb view with the clips as fetched: give --perturb NAME")
     if args.cut is not None:
         check_lead(args.cut)
 
@@ -87,6 +95,7 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         if not names:
             raise InputError(f"{args.annotations or manifest.annotations_dir}: no clip has annotations (STEM.csv) yet")
     truths = [load_truth(manifest, n, args.annotations) for n in names]
+    agreed: dict | None = None
     rejections: dict[str, list[Rejection]] | None = None if args.predictions else {}
     if args.predictions:
         preds = read_predictions(manifest, args.predictions, truths)
@@ -108,13 +117,20 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
             if changed:
                 raise InputError(f"--cut {args.cut:g}: a cut lost or gained frames: {', '.join(changed)}")
         elif args.perturb:
+            readings: dict[str, list[Reading]] | None = {} if args.agreement else None
             with tempfile.TemporaryDirectory(prefix="microexpr-perturb-") as tmp:
                 videos = {t.video: transcode(t.path, args.perturb, Path(tmp)) for t in truths}
-                preds = predict(videos, frames, args.config, progress=progress_line, rejections=rejections)
+                preds = predict(videos, frames, args.config, progress=progress_line, rejections=rejections,
+                                readings=readings)
             changed = [f"{t.video} ({frames[t.video]} frames, not {t.frames})"
                        for t in truths if frames[t.video] != t.frames]
             if changed:
                 raise InputError(f"--perturb {args.perturb}: the variant lost or gained frames: {', '.join(changed)}")
+            if readings is not None:
+                fetched: dict[str, list[Reading]] = {}
+                ref = predict({t.video: t.path for t in truths}, dict(frames), args.config, progress=progress_line,
+                              readings=fetched)
+                agreed = compare([t.video for t in truths], ref, fetched, preds, readings)
         else:
             preds = predict({t.video: t.path for t in truths}, frames, args.config, progress=progress_line,
                             rejections=rejections)
@@ -122,7 +138,10 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
         write_annotations(args.save_predictions, preds)
     scores = score_clips(truths, preds, rejections)
     d = score_dict(scores)
-    print(json.dumps(d) if args.json else table(d))
+    if agreed is not None:
+        d["agreement"] = {"reference": "as fetched", "view": args.perturb} | agreed
+    text = "" if args.json or agreed is None else "\n".join(agreement_lines(agreed, "the clips as fetched", args.perturb))
+    print(json.dumps(d) if args.json else table(d) + text)
     return 0
 
 

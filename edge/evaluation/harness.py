@@ -18,6 +18,7 @@ import cv2
 from edge.errors import InputError
 from edge.evaluation.metrics import Score, score
 from edge.events.annotations import Annotation, AnnotationError, Range, read_annotations
+from edge.spotting.reading import Reading
 from edge.spotting.rejections import Rejection
 
 log = logging.getLogger(__name__)
@@ -176,16 +177,18 @@ def predict(
     config_path: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     rejections: dict[str, list[Rejection]] | None = None,
+    readings: dict[str, list[Reading]] | None = None,
 ) -> list[Annotation]:
     """The whole pipeline's events on each video (name -> file) as annotation rows; `frames` gets the decoded counts,
-    `rejections` (when given) each video's spotter rejections, to explain misses.
+    `rejections` (when given) each video's spotter rejections, to explain misses, `readings` its per-frame
+    spotting readings (evaluation/agreement.py).
 
     `progress(video, frames_done, frames_total)` is called every 30 frames, over all videos.
     """
     # The vision stack loads only once the inputs are known good.
     from edge.analysis import analyse_video
     from edge.config import load_config
-    from edge.sinks import Sink
+    from edge.sinks import ReadingsSink, Sink
     from edge.sources.frame import Frame
     from edge.vision.pipeline import FaceResult
 
@@ -205,7 +208,10 @@ def predict(
     total = sum(frames.get(n, 0) for n in videos)
     before = 0
     for name, f in videos.items():
-        analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total)])
+        trace = ReadingsSink()
+        analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total), trace])
+        if readings is not None:
+            readings[name] = trace.readings
         before += frames.get(name, 0)
         frames[name] = int(getattr(analysis, "frames", 0) or frames.get(name, 0))
         if rejections is not None:

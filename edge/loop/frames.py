@@ -34,6 +34,7 @@ from edge.events.record import Event
 from edge.loop.stages import OrderedStages, Slot, Stage
 from edge.sources.capture import poll_budget_s
 from edge.sources.frame import Frame
+from edge.spotting.reading import Reading
 from edge.vision.pipeline import usable_cores
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Done:
     stage_cpu_ms: dict[str, float] = field(default_factory=dict)  # per stage thread (pipelined, when measured)
     stage_wall_ms: dict[str, float] = field(default_factory=dict)
     stage_switched: dict[str, bool] = field(default_factory=dict)
+    reading: Reading | None = None  # the spotter's score and gate flags on this frame (spotting.reading)
 
 
 class Spotter(Protocol):
@@ -133,7 +135,7 @@ class SerialLoop:
             t0 = time.perf_counter_ns()
             events = spotter.update(view, res)
             ms = (time.perf_counter_ns() - t0) / 1e6
-        return [Done(frame, res, events, ms, time.monotonic_ns(), put_ns)]
+        return [Done(frame, res, events, ms, time.monotonic_ns(), put_ns, reading=getattr(spotter, "reading", None))]
 
     def take(self) -> list[Done]:
         return []
@@ -162,6 +164,7 @@ class _Item:
     spotting_ms: float = 0.0
     done_ns: int = 0
     put_ns: int = 0
+    reading: Reading | None = None
 
 
 class PipelinedLoop:
@@ -217,6 +220,7 @@ class PipelinedLoop:
             t0 = time.perf_counter_ns()
             item.events = spotter.update(view, res)
             item.spotting_ms = (time.perf_counter_ns() - t0) / 1e6
+            item.reading = getattr(spotter, "reading", None)
         item.done_ns = time.monotonic_ns()
         return item
 
@@ -275,7 +279,7 @@ class PipelinedLoop:
 
     def _done(self, slot: Slot) -> Done:
         item: _Item = slot.value
-        d = Done(item.frame, item.res, item.events, item.spotting_ms, item.done_ns, slot.put_ns)
+        d = Done(item.frame, item.res, item.events, item.spotting_ms, item.done_ns, slot.put_ns, reading=item.reading)
         if slot.cpu_ns:
             names = [s.name for s in self._stages.stages] if self._stages is not None else []
             d.stage_cpu_ms = {n: ns / 1e6 for n, ns in zip(names, slot.cpu_ns)}
@@ -285,7 +289,8 @@ class PipelinedLoop:
 
     @staticmethod
     def _done_inline(item: _Item) -> Done:
-        return Done(item.frame, item.res, item.events, item.spotting_ms, item.done_ns, item.put_ns)
+        return Done(item.frame, item.res, item.events, item.spotting_ms, item.done_ns, item.put_ns,
+                    reading=item.reading)
 
 
 def wait_budget_s(wait: str, fps: float, mode: str) -> float:

@@ -47,6 +47,7 @@ from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
 from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
 from edge.spotting.flashes import Flash
+from edge.spotting.reading import Reading
 from edge.spotting.rejections import KEEP, Rejection, rejection
 from edge.spotting.rescan import expressions_in
 from edge.spotting.side_detectors import SideDetectors, describe_side
@@ -92,6 +93,7 @@ class Spotter:
         self._side = SideDetectors()  # the CNN's episodes and the flashes beside the excursions
         self._chain = MacroChain()  # macro events wait here for their continuation (outlives reset())
         self._carry: list[Event] = []  # released by a restart, reported with the frame's events
+        self.reading: Reading | None = None  # the last frame's, None when it had no face (or none measured yet)
         self.reset()
 
     # -- public -------------------------------------------------------------
@@ -153,6 +155,7 @@ class Spotter:
             self._side.restart()
             self.reset()
         self._last_t = t_ms
+        self.reading = None
         if not getattr(res, "face", False) or getattr(res, "landmarks", None) is None:
             self._side.flush()
             return self._with_episodes(self._face_lost(t_ms))
@@ -161,6 +164,7 @@ class Spotter:
         if measured is None:
             return []
         s = measured.sample
+        self.reading = Reading.of(s)
         if measured.flow_drifted and self._event:
             self._reject("flow_drift", self._event)
             log.debug("flow drifted from its reference: renewed, excursion dropped")

@@ -77,3 +77,27 @@ def test_score_on_a_variant_and_bad_flags_are_one_line_exit_2(tmp_path, single_f
         r = score_cmd("single_face", "--annotations", str(single_face_annotated), *args)
         lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr")]
         assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_agreement_runs_the_clips_as_fetched_too_and_compares_every_frame(single_face_annotated):
+    r = score_cmd("single_face", "--annotations", str(single_face_annotated), "--perturb", "mirror", "--agreement",
+                  "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    a = d["agreement"]
+    assert (a["reference"], a["view"]) == ("as fetched", "mirror")
+    c = a["clips"][0]
+    assert c["video"] == "single_face.mp4"
+    # The face is found on every frame of both runs; the first frames settle the tracker and are not measured.
+    assert 60 <= c["frames"] <= 72 and a["total"]["frames"] == c["frames"]
+    assert 0.0 <= c["score_log_ratio"] < 2.0 and -1.0 <= c["score_correlation"] <= 1.0
+    assert set(c["flags_differ"]) == {"blink", "talking", "lids_down"}
+    assert c["events_b"] == d["clips"][0]["predictions"] and c["events_same"] <= min(c["events_a"], c["events_b"])
+    text = score_cmd("single_face", "--annotations", str(single_face_annotated), "--perturb", "mirror", "--agreement")
+    assert text.returncode == 0 and "agreement of mirror with the clips as fetched" in text.stdout
+
+
+def test_agreement_without_a_variant_is_one_line_exit_2(single_face_annotated):
+    r = score_cmd("single_face", "--annotations", str(single_face_annotated), "--agreement")
+    lines = [x for x in r.stderr.splitlines() if x.startswith("microexpr")]
+    assert r.returncode == 2 and len(lines) == 1 and "--agreement" in lines[0] and "--perturb" in lines[0], r.stderr

@@ -4,7 +4,7 @@ Tolerance: none. The pipelined loop's spotting stage replays, in frame order, ex
 steps the serial loop takes around the landmark model (the emotion CNN's schedule and crop from
 the previous frame's landmarks, the spotter's flow from the same guide, head pose), so every
 number the spotter sees is the serial loop's, and the events must be equal field by field,
-confidence and scores included. Each clip runs through both loops with two threads (the stage
+confidence and scores included, as must every frame's spotting reading (score and gate flags). Each clip runs through both loops with two threads (the stage
 threads exist even where this machine has one usable core).
 """
 
@@ -21,7 +21,7 @@ from edge.sources.video import VideoFileSource
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 
 
-def _events(path: Path, mode: str) -> tuple[int, list[tuple]]:
+def _events(path: Path, mode: str) -> tuple[int, list[tuple], list]:
     from edge.analysis import make_spotter
     from edge.vision.pipeline import FacePipeline
 
@@ -31,15 +31,18 @@ def _events(path: Path, mode: str) -> tuple[int, list[tuple]]:
     loop = make_loop(mode, pipeline, spotter, workers=2)
     indices: list[int] = []
     events = []
+    readings = []
     try:
         with VideoFileSource(path, realtime=False) as src:
             for frame in src.frames():
                 for d in loop.put(frame):
                     indices.append(d.frame.index)
                     events.extend(d.events)
+                    readings.append(d.reading)
         for d in loop.close():
             indices.append(d.frame.index)
             events.extend(d.events)
+            readings.append(d.reading)
         loop.check()
         events.extend(spotter.flush())
     finally:
@@ -47,14 +50,17 @@ def _events(path: Path, mode: str) -> tuple[int, list[tuple]]:
     assert indices == list(range(len(indices))), f"{mode}: frames lost or reordered"
     rows = [(e.onset_frame, e.apex_frame, e.offset_frame, e.type, e.emotion, e.confidence, e.scores, e.aus,
              e.head_pose, e.duration_ms) for e in events]
-    return len(indices), rows
+    return len(indices), rows, readings
 
 
 def _same(path: Path) -> None:
-    n_serial, serial = _events(path, "serial")
-    n_pipe, pipelined = _events(path, "pipelined")
+    n_serial, serial, read_serial = _events(path, "serial")
+    n_pipe, pipelined, read_pipe = _events(path, "pipelined")
     assert n_pipe == n_serial > 0
     assert pipelined == serial, f"{path.name}: pipelined events differ from the serial loop's"
+    # Every frame's score and gate flags too, not only the decisions they led to.
+    assert sum(r is not None for r in read_serial) > 0
+    assert read_pipe == read_serial, f"{path.name}: pipelined spotting readings differ from the serial loop's"
 
 
 @pytest.mark.parametrize("clip", ["synth_expressions_clip", "interview_clip", "synth_neutral_distractors_clip"])

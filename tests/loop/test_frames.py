@@ -235,4 +235,8 @@ def test_real_pipeline_and_spotter_give_the_serial_results_frame_by_frame():
         if a.res.emotion is not None:
             np.testing.assert_array_equal(a.res.emotion, b.res.emotion)
         assert a.res.pose == b.res.pose
+        assert a.reading == b.reading  # the spotter's score and gate flags on the frame
     assert sum(d.res.emotion is not None for d in p) >= 160 // 4
+    read = [d.reading for d in p if d.reading is not None]
+    # every frame has one from the first measured on (the tracker settles on the face for 100 ms first)
+    assert len(read) >= 140 and [r.index for r in read] == list(range(read[0].index, 160))
