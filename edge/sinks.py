@@ -32,13 +32,18 @@ class Sink:
 
 
 class ResultsJsonlSink(Sink):
-    """One JSON line per frame: face, box, landmarks, presence, pose, emotion, timings."""
+    """One JSON line per frame: face, box, landmarks, presence, pose, emotion, timings, and the spotter's
+    reading (`spot`: score in robust sigmas and the gate flags) where it measured the face.
+
+    A frame's line is written when the next frame (or the end) comes: its reading follows its result."""
 
     def __init__(self, path: Path, landmarks: bool = True) -> None:
         self._f: IO[str] = open(path, "w", encoding="utf-8")
         self._landmarks = landmarks
+        self._line: dict[str, Any] | None = None
 
     def on_result(self, frame: Frame, res: FaceResult) -> None:
+        self._write()
         d: dict[str, Any] = {"frame": res.frame_index, "t_ms": round(res.t_ns / 1e6, 3), "face": res.face}
         if res.face:
             d["box"] = [round(v, 1) for v in res.box or ()]
@@ -49,9 +54,20 @@ class ResultsJsonlSink(Sink):
         if res.emotion is not None:
             d["emotion"] = [round(float(v), 4) for v in res.emotion]
         d["timings_ms"] = {k: round(v, 3) for k, v in res.timings_ms.items()}
-        self._f.write(json.dumps(d, separators=(",", ":")) + "\n")
+        self._line = d
+
+    def on_reading(self, frame: Frame, reading: Reading) -> None:
+        if self._line is not None and self._line["frame"] == reading.index:
+            self._line["spot"] = {"score": round(reading.score, 3), "blink": reading.blink,
+                                  "talking": reading.talking, "lids_down": reading.lids_down}
+
+    def _write(self) -> None:
+        if self._line is not None:
+            self._f.write(json.dumps(self._line, separators=(",", ":")) + "\n")
+            self._line = None
 
     def close(self) -> None:
+        self._write()
         self._f.close()
 
 

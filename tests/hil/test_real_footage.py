@@ -4,8 +4,9 @@ The clips are fetched by `make setup` (`microexpr footage fetch`) and annotated 
 footage/annotations/; the guards live in one place, footage/thresholds.toml. The pipeline runs once
 per session over every annotated clip (about 8000 frames when all are annotated); each test reads
 that one result. It runs again on the same clips re-encoded (`footage score --perturb reencode`): the
-settings were chosen on the originals, so a change that only fits their exact pixels fails there.
-And once on every episode cut into a short clip of its own with 1.2 s of lead-in (`footage score
+settings were chosen on the originals, so a change that only fits their exact pixels fails there,
+and the two runs are compared frame by frame (`footage score --perturb reencode --agreement`): a
+change that makes the spotter's score less steady under a re-encode fails too. And once on every episode cut into a short clip of its own with 1.2 s of lead-in (`footage score
 --cut 1.2`): how soon the detectors work on a face they have just met, as in a short posed clip.
 Replay only: the clips are files, not a scene in front of a camera.
 """
@@ -45,9 +46,13 @@ def scored_truths(real_truths, variant):
     return real_truths
 
 
-@pytest.fixture(scope="session")
-def real_scores(real_truths, scored_truths, variant, tmp_path_factory) -> list[ClipScore]:
-    """Each scored clip's score from one pipeline run over all of them (the variant's transcodes or cuts)."""
+_RUNS: dict[str, tuple[list, dict, dict]] = {}  # variant -> predictions, rejections, readings (one run a session)
+
+
+def _run(variant: str, real_truths, scored_truths, tmp_path_factory) -> tuple[list, dict, dict]:
+    """One pipeline run over every clip of the variant (its transcodes or cuts), kept for the session."""
+    if variant in _RUNS:
+        return _RUNS[variant]
     frames = {t.video: t.frames for t in scored_truths}
     if variant == "original":
         videos = {t.video: t.path for t in real_truths}
@@ -58,8 +63,17 @@ def real_scores(real_truths, scored_truths, variant, tmp_path_factory) -> list[C
         out = tmp_path_factory.mktemp(variant)
         videos = {t.video: transcode(t.path, variant, out) for t in real_truths}
     rejections: dict = {}
-    preds = predict(videos, frames, rejections=rejections)
+    readings: dict = {}
+    preds = predict(videos, frames, rejections=rejections, readings=readings)
     assert frames == {t.video: t.frames for t in scored_truths}, "the decoder returned another frame count than expected"
+    _RUNS[variant] = (preds, rejections, readings)
+    return _RUNS[variant]
+
+
+@pytest.fixture(scope="session")
+def real_scores(real_truths, scored_truths, variant, tmp_path_factory) -> list[ClipScore]:
+    """Each scored clip's score from one pipeline run over all of them (the variant's transcodes or cuts)."""
+    preds, rejections, _ = _run(variant, real_truths, scored_truths, tmp_path_factory)
     return score_clips(scored_truths, preds, rejections)
 
 
@@ -103,3 +117,20 @@ def test_few_false_micro_events(real_scores, thresholds, metric):
     value = total(real_scores).as_dict(details=False)[metric]
     assert value is not None, f"{metric}: no annotated footage of that kind (talking ranges) to measure it on"
     assert value <= thresholds[f"{metric}_max"], f"{metric} {value} > {thresholds[f'{metric}_max']}" + _measured(real_scores)
+
+
+def test_a_reencode_moves_the_score_no_further_than_measured(real_footage, real_truths, tmp_path_factory):
+    """The clips as fetched and re-encoded, compared frame by frame and event by event (evaluation/agreement.py)."""
+    from edge.evaluation.agreement import compare, lines
+
+    with open(real_footage.directory / "thresholds.toml", "rb") as f:
+        limits = tomllib.load(f)["agreement"]
+    a, _, read_a = _run("original", real_truths, real_truths, tmp_path_factory)
+    b, _, read_b = _run("reencode", real_truths, real_truths, tmp_path_factory)
+    d = compare([t.video for t in real_truths], a, read_a, b, read_b)
+    t = d["total"]
+    measured = "\n".join(lines(d, "the clips as fetched", "reencode"))
+    assert t["frames"] >= 0.9 * sum(x.frames for x in real_truths), measured
+    assert t["score_log_ratio"] <= limits["score_log_ratio_max"], measured
+    assert t["score_correlation"] >= limits["score_correlation_min"], measured
+    assert t["events_kept"] >= limits["events_kept_min"], measured
