@@ -140,8 +140,11 @@ def _score(args: argparse.Namespace, manifest: FootageManifest, names: list[str]
     d = score_dict(scores)
     if agreed is not None:
         d["agreement"] = {"reference": "as fetched", "view": args.perturb} | agreed
-    text = "" if args.json or agreed is None else "\n".join(agreement_lines(agreed, "the clips as fetched", args.perturb))
-    print(json.dumps(d) if args.json else table(d) + text)
+    if args.json:
+        print(json.dumps(d))
+    else:
+        steady = [] if agreed is None else agreement_lines(agreed, "the clips as fetched", args.perturb)
+        print("\n".join([table(d), *steady]))
     return 0
 
 

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="run recorded video through the pipeline")
     p.add_argument("video", type=Path)
-    p.add_argument("--out", type=Path, help="per-frame results as JSON lines: face, landmarks, pose, emotion, timings and the spotting score with its gate flags")
+    p.add_argument("--out", type=Path, help="per-frame results as JSON lines: face, landmarks, pose, emotion, "
+                   "timings, and the spotting score with its gate flags")
     p.add_argument("--events-out", type=Path, help="events as an annotation CSV (scored by `microexpr eval`)")
     p.add_argument("--realtime", action="store_true", help="pace frames to the file's own rate")
     p.add_argument("--no-spotting", action="store_true", help="vision only")

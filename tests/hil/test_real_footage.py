@@ -6,8 +6,9 @@ per session over every annotated clip (about 8000 frames when all are annotated)
 that one result. It runs again on the same clips re-encoded (`footage score --perturb reencode`): the
 settings were chosen on the originals, so a change that only fits their exact pixels fails there,
 and the two runs are compared frame by frame (`footage score --perturb reencode --agreement`): a
-change that makes the spotter's score less steady under a re-encode fails too. And once on every episode cut into a short clip of its own with 1.2 s of lead-in (`footage score
---cut 1.2`): how soon the detectors work on a face they have just met, as in a short posed clip.
+change that makes the spotter's score less steady under a re-encode fails too. And once on every
+episode cut into a short clip of its own with 1.2 s of lead-in (`footage score --cut 1.2`): how
+soon the detectors work on a face they have just met, as in a short posed clip.
 Replay only: the clips are files, not a scene in front of a camera.
 """
 
