@@ -208,10 +208,12 @@ def predict(
     total = sum(frames.get(n, 0) for n in videos)
     before = 0
     for name, f in videos.items():
-        trace = ReadingsSink()
-        analysis = analyse_video(f, cfg, sinks=[FrameCounter(name, before, total), trace])
-        if readings is not None:
+        sinks: list[Sink] = [FrameCounter(name, before, total)]
+        if readings is not None:  # kept only when asked for
+            trace = ReadingsSink()
             readings[name] = trace.readings
+            sinks.append(trace)
+        analysis = analyse_video(f, cfg, sinks=sinks)
         before += frames.get(name, 0)
         frames[name] = int(getattr(analysis, "frames", 0) or frames.get(name, 0))
         if rejections is not None:
