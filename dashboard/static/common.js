@@ -24,6 +24,16 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+const SVGNS = "http://www.w3.org/2000/svg";
+
+// An SVG element (the timeline's marks, the review's score trace): attributes set as given.
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
 async function api(path, options) {
   const resp = await fetch(path, Object.assign({ credentials: "same-origin", headers: { accept: "application/json" } }, options || {}));
   if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("login required"); }

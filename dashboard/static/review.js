@@ -17,6 +17,30 @@ function facts(e) {
   return dl;
 }
 
+// The spotting score over its threshold on each clip frame (clip.json "level"; null where the face was
+// not measured), with the threshold and a cursor at the frame shown: how the score rose and fell.
+function levelTrace(clip, n) {
+  const lv = Array.isArray(clip.level) && clip.level.length === n ? clip.level : null;
+  const known = lv ? lv.filter((v) => typeof v === "number") : [];
+  if (!known.length) return null;
+  const W = 600, H = 80, top = Math.max(1.5, ...known) * 1.05;
+  const x = (k) => (n > 1 ? (W * k) / (n - 1) : 0);
+  const y = (v) => H - (H * Math.min(v, top)) / top;
+  let d = "", pen = false;
+  lv.forEach((v, k) => {
+    if (typeof v !== "number") { pen = false; return; }
+    d += `${pen ? "L" : "M"}${x(k).toFixed(1)} ${y(v).toFixed(1)} `;
+    pen = true;
+  });
+  const cursor = svg("line", { id: "level-cursor", x1: 0, x2: 0, y1: 0, y2: H });
+  const chart = svg("svg", { id: "level-trace", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img",
+    "aria-label": "Spotting score over its threshold, frame by frame" },
+    svg("line", { class: "threshold", x1: 0, x2: W, y1: y(1), y2: y(1) }),
+    svg("path", { id: "level-path", d: d.trim(), "data-points": known.length }),
+    cursor);
+  return { chart, move: (k) => { cursor.setAttribute("x1", x(k)); cursor.setAttribute("x2", x(k)); } };
+}
+
 function player(clip) {
   const frames = clip.frames;
   const n = frames.length;
@@ -37,6 +61,8 @@ function player(clip) {
     ticks.append(el("span", { class: "tick " + name, style: `left:${n > 1 ? (100 * at) / (n - 1) : 0}%`, title: `${name}: frame ${at + 1}` }, name));
   }
   ticks.append(range);
+  const trace = levelTrace(clip, n);
+  const levels = trace ? clip.level : null;
 
   function phase(k) {
     if (k === clip.apex) return "apex";
@@ -52,7 +78,9 @@ function player(clip) {
     img.alt = `Face region, frame ${i + 1} of ${n}`;
     range.value = i;
     const p = phase(i);
-    label.textContent = `Frame ${i + 1} / ${n} · ${num(tms[i] - tms[0])} ms${p ? " · " + p : ""}`;
+    const lv = levels && typeof levels[i] === "number" ? ` · score ${num(levels[i], 2)}× threshold` : "";
+    label.textContent = `Frame ${i + 1} / ${n} · ${num(tms[i] - tms[0])} ms${p ? " · " + p : ""}${lv}`;
+    if (trace) trace.move(i);
   }
   function stop() { clearTimeout(timer); timer = null; play.textContent = "Play"; }
   function tick() {
@@ -76,10 +104,11 @@ function player(clip) {
     if (ev.key === "ArrowLeft") { stop(); show(i - 1); }
     if (ev.key === "ArrowRight") { stop(); show(i + 1); }
   });
-  return el("div", { class: "player" }, img, ticks, label,
+  return el("div", { class: "player" }, img, ticks, trace ? trace.chart : null, label,
     el("div", { class: "controls" }, play, step(-1), step(1), jump("onset"), jump("apex"), jump("offset"),
       el("div", {}, el("label", { for: "speed" }, "Speed"), speed)),
-    el("p", { class: "note" }, `Captured at ${num(clip.fps)} fps. Space plays or pauses, arrow keys step one frame.`));
+    el("p", { class: "note" }, `Captured at ${num(clip.fps)} fps. Space plays or pauses, arrow keys step one frame.` +
+      (trace ? " The trace is the spotting score over its threshold (dashed line) on each frame." : "")));
 }
 
 async function init() {

@@ -2,18 +2,12 @@
 // diamonds are micro expressions at their apex, bars macro ones from onset to offset.
 "use strict";
 
-const SVGNS = "http://www.w3.org/2000/svg";
 const session = decodeURIComponent(location.pathname.split("/")[2] || "");
 const enc = encodeURIComponent(session);
 let events = [];
 let selectedId = null;
 
-function s(tag, attrs, ...children) {
-  const node = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return node;
-}
+const s = svg;  // common.js
 
 function niceStep(span) {
   const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];

@@ -6,9 +6,11 @@ When an event's offset plus `post_ms` has been seen, its frames are cut from the
 ring and written as JPEGs with a clip.json beside the outbox:
 
     <data_dir>/clips/<event_id>/clip.json  {"event_id","fps","t_ms","onset","apex",
-                                             "offset","frames","box", "session","created_utc"}
+                                             "offset","frames","box","level","session","created_utc"}
     <data_dir>/clips/<event_id>/0000.jpg ...
 
+`level` is the spotting score over its threshold on each frame (1: the threshold; null where the
+spotter did not measure the face), so the review shows how the score rose and fell around the event.
 Clips are local only; retention (age and total size) is enforced on every save.
 """
 
@@ -21,7 +23,7 @@ import math
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -56,12 +58,15 @@ class FrameRing:
         self.index = np.full(capacity, -1, np.int64)
         self.t_ns = np.zeros(capacity, np.int64)
         self.boxes = np.zeros((capacity, 4), np.int32)
+        self.levels = np.full(capacity, np.nan, np.float32)  # spotting score / threshold, NaN: not measured
         self._next = 0
         self._box: tuple[int, int, int, int] | None = None
         self._levels: list[np.ndarray] | None = None  # the shrink's intermediate images, largest first
 
-    def push(self, frame: Frame, face_box: tuple[float, float, float, float] | None) -> bool:
-        """Crop the face region of `frame` into the next slot; False before any face was seen."""
+    def push(self, frame: Frame, face_box: tuple[float, float, float, float] | None,
+             level: float | None = None) -> bool:
+        """Crop the face region of `frame` into the next slot, with its spotting `level` (score over
+        threshold); False before any face was seen."""
         box = self._sticky_box(frame.image.shape, face_box)
         if box is None:
             return False
@@ -72,6 +77,7 @@ class FrameRing:
         self.index[slot] = frame.index
         self.t_ns[slot] = frame.t_ns
         self.boxes[slot] = box
+        self.levels[slot] = np.nan if level is None else level
         self._next = (slot + 1) % self.capacity
         return True
 
@@ -149,6 +155,7 @@ class Clip:
     offset: int
     box: list[int]
     frames: np.ndarray  # N x S x S x 3 RGB
+    levels: list[float | None] = field(default_factory=list)  # per frame: spotting score / threshold
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ class ClipStore:
             "offset": clip.offset,
             "frames": names,
             "box": clip.box,
+            "level": clip.levels,
             "session": clip.session,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
@@ -261,8 +269,10 @@ class ClipRecorder:
     def capacity_for(fps: float, pre_ms: float, post_ms: float, max_event_ms: float, latency_ms: float = 1000.0) -> int:
         return int(math.ceil(fps * (pre_ms + max_event_ms + post_ms + latency_ms) / 1000.0)) + 1
 
-    def observe(self, frame: Frame, face_box: tuple[float, float, float, float] | None) -> None:
-        self.ring.push(frame, face_box)
+    def observe(self, frame: Frame, face_box: tuple[float, float, float, float] | None,
+                level: float | None = None) -> None:
+        """Every frame, with its spotting score over the threshold where the spotter measured the face."""
+        self.ring.push(frame, face_box, level)
         if self._pending:
             self._cut_ready(frame.t_ns)
 
@@ -318,6 +328,7 @@ class ClipRecorder:
             offset=pos(ev.offset_frame),
             box=[int(v) for v in ring.boxes[slots[apex]]],
             frames=ring.crops[slots],  # fancy indexing copies: one copy per event, off the ring
+            levels=[None if math.isnan(v) else round(float(v), 3) for v in ring.levels[slots]],
         )
 
     def _reap(self) -> None:

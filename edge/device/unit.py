@@ -206,7 +206,9 @@ class Unit:
             if getattr(res, "face", False):
                 self._last_face = now
             if self.clips is not None:
-                self.clips.observe(frame, getattr(res, "box", None))
+                threshold = getattr(getattr(self.spotter, "cfg", None), "threshold", 0.0)
+                level = d.reading.score / threshold if d.reading is not None and threshold > 0 else None
+                self.clips.observe(frame, getattr(res, "box", None), level)
             timings["spotting"] = d.spotting_ms
             timings["frame"] = (d.done_ns - d.put_ns) / 1e6  # handed to the loop -> done
             self.snapshot.latency.add(timings)

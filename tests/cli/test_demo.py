@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -31,3 +32,7 @@ def test_demo_replays_spots_buffers_and_scores(tmp_path):
     assert sessions and sessions[0]["state"] == "stopped"
     clips = list((tmp_path / "data" / "clips").glob("*/clip.json"))
     assert len(clips) == found, "a slow-motion clip per event"
+    metas = [json.loads(p.read_text()) for p in clips]
+    # each frame's spotting score over its threshold rides with the clip, for the review's trace
+    assert all(len(m["level"]) == len(m["frames"]) for m in metas)
+    assert any(v is not None and v >= 1.0 for m in metas for v in m["level"])

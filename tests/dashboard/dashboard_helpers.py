@@ -193,8 +193,9 @@ def publish_json(client: mqtt.Client, topic: str, payload: Any, qos: int = 1, re
         info.wait_for_publish(10)
 
 
-def write_clip(clips: Path, event_id: str, n: int = 12) -> dict:
-    """A clip in the issue-7 format: clip.json plus face-region JPEGs."""
+def write_clip(clips: Path, event_id: str, n: int = 12, level: list | None = None) -> dict:
+    """A clip in the issue-7 format: clip.json plus face-region JPEGs (and `level`, the per-frame score over
+    its threshold, when given)."""
     d = clips / event_id
     d.mkdir(parents=True)
     frames = []
@@ -208,6 +209,8 @@ def write_clip(clips: Path, event_id: str, n: int = 12) -> dict:
         frames.append(name)
     meta = {"event_id": event_id, "fps": 120.0, "t_ms": [round(i * 1000 / 120, 3) for i in range(n)],
             "onset": 3, "apex": 6, "offset": 9, "frames": frames, "box": [10, 10, 106, 106]}
+    if level is not None:
+        meta["level"] = level
     (d / "clip.json").write_text(json.dumps(meta))
     return meta
 

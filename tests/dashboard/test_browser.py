@@ -147,17 +147,29 @@ def test_slow_motion_review_on_the_device(browser_page, start_dashboard, tmp_pat
     page = browser_page
     data = tmp_path / "unit"
     events = fill_outbox(data)
-    write_clip(data / "clips", events[2]["id"], n=16)
+    level = [None, None] + [0.2, 0.3, 0.6, 1.1, 1.9, 2.6, 2.0, 1.2, 0.7, 0.4, 0.3, 0.2, 0.2, 0.2]
+    write_clip(data / "clips", events[2]["id"], n=16, level=level)
+    write_clip(data / "clips", events[3]["id"], n=16)  # an older clip, without the trace
     dash = start_dashboard(local=True, data_dir=data)
     login(page, dash.url)
+    page.goto(f"{dash.url}/review/{events[3]['id']}")
+    expect(page.locator("#frame-label")).to_contain_text("Frame 2 / 16")
+    expect(page.locator("#level-trace")).to_have_count(0)
     page.goto(f"{dash.url}/review/{events[2]['id']}")
     expect(page.locator("#player img")).to_have_count(1)
     expect(page.locator(".tick")).to_have_text(["onset", "apex", "offset"])
     assert page.locator("#speed option").all_inner_texts() == ["1/2", "1/4", "1/8", "1/16"]
     expect(page.locator("#frame-label")).to_contain_text("Frame 2 / 16")
+    # the score trace: one point per measured frame (the first two were not), the cursor at the frame shown
+    path = page.locator("#level-trace path")
+    assert path.get_attribute("data-points") == "14" and path.get_attribute("d").count("L") == 13
+    expect(page.locator("#frame-label")).not_to_contain_text("threshold")  # frame 2: not measured
+    before = float(page.locator("#level-cursor").get_attribute("x1"))
     page.get_by_role("button", name="apex").click()
     expect(page.locator("#frame-label")).to_contain_text("Frame 7 / 16")
     expect(page.locator("#frame-label")).to_contain_text("apex")
+    expect(page.locator("#frame-label")).to_contain_text("score 1.90× threshold")
+    assert float(page.locator("#level-cursor").get_attribute("x1")) == 600 * 6 / 15 > before
     assert page.locator("#player img").get_attribute("src").endswith("/0006.jpg")
     page.get_by_label("Speed").select_option("0.5")
     page.get_by_role("button", name="Play").click()

@@ -59,8 +59,11 @@ def test_clip_is_written_once_its_tail_is_in_with_the_documented_format(tmp_path
     rec = ClipRecorder(store, pre_ms=500, post_ms=500, ring_capacity=ClipRecorder.capacity_for(FPS, 500, 500, 500))
     ev = event(100, 110, 130)
     out = tmp_path / "clips" / ev.id
+    def level(i: int) -> float | None:  # the spotter's score over its threshold; none while it settles
+        return None if i % 10 == 0 else round(i / 100, 3)
+
     for f in frames(250):
-        rec.observe(f, BOX if f.index > 3 else None)
+        rec.observe(f, BOX if f.index > 3 else None, level(f.index))
         if f.index == 131:
             rec.add(ev)  # the spotter reports an event a little after its offset
         if f.index == 185:
@@ -69,13 +72,14 @@ def test_clip_is_written_once_its_tail_is_in_with_the_documented_format(tmp_path
     rec.flush()
     rec.close()
     meta = json.loads((out / "clip.json").read_text())
-    assert set(meta) >= {"event_id", "fps", "t_ms", "onset", "apex", "offset", "frames", "box"}
+    assert set(meta) >= {"event_id", "fps", "t_ms", "onset", "apex", "offset", "frames", "box", "level"}
     assert meta["event_id"] == ev.id and meta["session"] == "s1"
     n = len(meta["frames"])
     assert n == 60 + 31 + 60  # frames 40..190: 0.5 s before onset to 0.5 s after offset at 120 fps
     assert meta["fps"] == pytest.approx(FPS, rel=1e-3)
     assert meta["t_ms"][0] == 0 and meta["t_ms"][-1] == pytest.approx((n - 1) * 1000 / FPS, abs=0.01)
     assert (meta["onset"], meta["apex"], meta["offset"]) == (60, 70, 90)
+    assert meta["level"] == [level(i) for i in range(40, 191)]  # frame by frame, null where not measured
     x0, y0, x1, y1 = meta["box"]
     assert x0 < BOX[0] < BOX[2] < x1 and x1 - x0 == y1 - y0
     assert meta["frames"][0] == "0000.jpg" and len(list(out.glob("*.jpg"))) == n
