@@ -58,7 +58,7 @@ class FrameRing:
         self.index = np.full(capacity, -1, np.int64)
         self.t_ns = np.zeros(capacity, np.int64)
         self.boxes = np.zeros((capacity, 4), np.int32)
-        self.levels = np.full(capacity, np.nan, np.float32)  # spotting score / threshold, NaN: not measured
+        self.over_threshold = np.full(capacity, np.nan, np.float32)  # spotting score / threshold, NaN: not measured
         self._next = 0
         self._box: tuple[int, int, int, int] | None = None
         self._levels: list[np.ndarray] | None = None  # the shrink's intermediate images, largest first
@@ -77,7 +77,7 @@ class FrameRing:
         self.index[slot] = frame.index
         self.t_ns[slot] = frame.t_ns
         self.boxes[slot] = box
-        self.levels[slot] = np.nan if level is None else level
+        self.over_threshold[slot] = np.nan if level is None else level
         self._next = (slot + 1) % self.capacity
         return True
 
@@ -328,7 +328,7 @@ class ClipRecorder:
             offset=pos(ev.offset_frame),
             box=[int(v) for v in ring.boxes[slots[apex]]],
             frames=ring.crops[slots],  # fancy indexing copies: one copy per event, off the ring
-            levels=[None if math.isnan(v) else round(float(v), 3) for v in ring.levels[slots]],
+            levels=[None if math.isnan(v) else round(float(v), 3) for v in ring.over_threshold[slots]],
         )
 
     def _reap(self) -> None:
