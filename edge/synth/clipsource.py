@@ -36,7 +36,8 @@ class Stretch:
 
 @dataclass
 class ClipTrack:
-    """A clip's frame count, rate, size and per-frame FaceMesh landmarks (None where no face)."""
+    """A clip's frame count, rate, size and per-frame FaceMesh landmarks, (468, 3) pixels with FaceMesh's depth
+    (None where no face): the depth lets the expression flow take a head turn's parallax out (flowwarp.py)."""
 
     path: Path
     fps: float
@@ -97,7 +98,7 @@ def track_clip(path: Path) -> ClipTrack:
             size = (bgr.shape[1], bgr.shape[0])
             i = len(landmarks)
             res = pipe.process(Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t_ns=round(i * 1e9 / fps), index=i))
-            landmarks.append(res.landmarks[:, :2].astype(np.float32).copy() if res.face else None)
+            landmarks.append(res.landmarks[:, :3].astype(np.float32).copy() if res.face else None)
     finally:
         cap.release()
         pipe.close()
