@@ -143,7 +143,9 @@ class Scene:
         centre = lm[[33, 263, 152, 10, 234, 454]].mean(axis=0)
         m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, scale)
         m[:, 2] += np.array([spec.width / 2, spec.height / 2 + 0.04 * spec.face_size]) - centre
-        self.canvas = cv2.warpAffine(ident.image, m, (spec.width, spec.height), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+        # Shrinking: bilinear (warpAffine has no area mode; the INTER_AREA asked for here until session 29
+        # was bilinear too, so the footage is unchanged). The canvas is made once: its aliasing does not move.
+        self.canvas = cv2.warpAffine(ident.image, m, (spec.width, spec.height), flags=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC,
                                      borderMode=cv2.BORDER_REFLECT101)
         self.landmarks = (np.column_stack([lm, np.ones(len(lm))]) @ m.T).astype(np.float32)
         self.centre = (float(spec.width / 2), float(spec.height / 2))

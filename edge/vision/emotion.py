@@ -36,7 +36,9 @@ class EmotionClassifier:
     def aligned_face(self, image: np.ndarray, lm: np.ndarray) -> np.ndarray:
         """64x64 grey face, eyes level (a view of an internal buffer); `image` RGB, or grey (a luma plane)."""
         m = face_crop_roi(lm).crop_to_image(INPUT)
-        flags = cv2.INTER_AREA | cv2.WARP_INVERSE_MAP
+        # Bilinear: warpAffine has no area mode (its INTER_AREA is bilinear). Area-averaging a large face
+        # first moved the CNN's outputs that the episode levels were chosen on (docs/spotting.md, session 29).
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         if image.ndim == 2:
             cv2.warpAffine(image, m, (INPUT, INPUT), dst=self._grey, flags=flags, borderMode=cv2.BORDER_REPLICATE)
             return self._grey
