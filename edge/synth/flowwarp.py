@@ -13,7 +13,8 @@ camera sees any rigid motion as an affine function of position *and depth*.
 What is left is the expression alone, masked to the face. With the similarity
 alone, a long episode made brief carried its head turns into 40-500 ms
 (franck's smile at 2312-2889 turns 7-8 degrees; FaceMesh saw 7-8 degrees in
-the warped frames too): jerks of 100-170 deg/s that no micro expression has. To insert it into another neutral frame of the clip, the field is
+the warped frames too): jerks of up to 173 deg/s that no micro expression has.
+To insert the expression into another neutral frame of the clip, the field is
 carried over by the similarity between the two neutral faces; the target's own
 head motion is untouched.
 
