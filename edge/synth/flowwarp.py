@@ -148,6 +148,18 @@ def depth_map(landmarks: np.ndarray, box: Box, shape: tuple[int, int]) -> np.nda
     return np.where(acc[..., 1] > 1e-6, acc[..., 0] / np.maximum(acc[..., 1], 1e-6), 0.0).astype(np.float32)
 
 
+def _inside(points: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """The points' (x, y), clipped to the field's box, as float32."""
+    h, w = field.shape[:2]
+    return np.clip(points[:, :2], [0, 0], [w - 1, h - 1]).astype(np.float32)
+
+
+def _sampled(field: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(n, channels): the field bilinearly sampled at the points p (float32 (n, 2), inside the box)."""
+    px, py = p[:, 0].reshape(-1, 1), p[:, 1].reshape(-1, 1)
+    return np.stack([cv2.remap(field[..., c], px, py, cv2.INTER_LINEAR).ravel() for c in range(field.shape[2])], axis=1)
+
+
 def _turn_part(flow: np.ndarray, points: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """The rigid head motion the flow carries at the rigid points, turns and nods included, as a dense field.
 
@@ -158,10 +170,9 @@ def _turn_part(flow: np.ndarray, points: np.ndarray, depth: np.ndarray) -> np.nd
     expression, did; a similarity (_rigid_part) is the same without the depth
     term, so it leaves the parallax of a turn in."""
     h, w = flow.shape[:2]
-    p = np.clip(points[:, :2], [0, 0], [w - 1, h - 1]).astype(np.float32)
-    px, py = p[:, 0].reshape(-1, 1), p[:, 1].reshape(-1, 1)
-    v = np.stack([cv2.remap(flow[..., c], px, py, cv2.INTER_LINEAR).ravel() for c in range(2)], axis=1)
-    z = cv2.remap(depth, px, py, cv2.INTER_LINEAR).ravel()
+    p = _inside(points, flow)
+    v = _sampled(flow, p)
+    z = _sampled(depth[..., None], p)[:, 0]
     a = np.column_stack([p[:, 0], p[:, 1], z, np.ones(len(p))]).astype(np.float64)
     m, *_ = np.linalg.lstsq(a, v.astype(np.float64), rcond=None)  # (4, 2): x, y, z, 1 -> dx, dy
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -172,9 +183,8 @@ def _turn_part(flow: np.ndarray, points: np.ndarray, depth: np.ndarray) -> np.nd
 def _rigid_part(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The similarity motion the flow carries at the rigid points, as a dense field over the box."""
     h, w = flow.shape[:2]
-    p = np.clip(points, [0, 0], [w - 1, h - 1]).astype(np.float32)
-    sampled = np.stack([cv2.remap(flow[..., c], p[:, 0].reshape(-1, 1), p[:, 1].reshape(-1, 1), cv2.INTER_LINEAR).ravel()
-                        for c in range(2)], axis=1)
+    p = _inside(points, flow)
+    sampled = _sampled(flow, p)
     m, _ = cv2.estimateAffinePartial2D(p, p + sampled, method=cv2.LMEDS)
     if m is None:
         return np.broadcast_to(sampled.mean(axis=0).astype(np.float32), flow.shape).copy()
