@@ -8,7 +8,7 @@ when an excursion is over, these decide what it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -21,6 +21,8 @@ MOTION_OVERRIDE = 3.0  # ... rejects it unless its peak exceeds threshold x this
 MOTION_WINDOW_MS = 60.0  # head speed is measured over this span
 BLINK_OVERRIDE = 3.0  # ... peaking at this many times the threshold with the eyes open
 BLINK_LEAD_MS = 100.0  # ... or over the threshold this long before the lids went down (no leak leads them so far)
+BLINK_LEAK_RATIO = 3.0  # ... or, on the lids' return, at this many times the most the blink itself scored
+BLINK_LOOKBACK_MS = 300.0  # the blink's own frames are looked for this far before the candidate
 UNRELIABLE_SHARE = 0.3  # a longer candidate with more of its frames unreliable (fit residual) than this is head motion
 PROFILE_SHARE = 0.5  # AUs within this share of the strongest at the apex delimit the event
 SHIFT_IOD_PER_S = 0.15  # the face travelling across the image faster than this (IOD/s) ...
@@ -105,10 +107,11 @@ def measure(frames: list[Sample], n_pre: int, cfg: SpottingConfig, floor: float 
 
 
 def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold: float, max_micro_ms: float,
-                  emotion_shown: bool = False) -> str:
+                  emotion_shown: bool = False, lead: Sequence[Sample] = ()) -> str:
     """Why a candidate is not an expression, or "" if it is one.
 
-    `tail` runs from the offset to the newest frame. The landmark model drags
+    `tail` runs from the offset to the newest frame, `lead` (optional) is the frames before the
+    onset (the blink a candidate rides may have begun there). The landmark model drags
     the brows and the mouth with a closing eye, so a short candidate that
     overlaps a blink, or ends just before one, is the blink's. Real people blink, talk and move their heads
     through their expressions, though: a candidate longer than any micro
@@ -120,7 +123,7 @@ def reject_reason(span: list[Sample], tail: list[Sample], peak: float, threshold
     if not short and emotion_shown:
         return "head_motion" if np.mean([x.unreliable for x in span]) > UNRELIABLE_SHARE else ""
     # A short one is also the blink's if it rides the lids' return (the model's leak lags the lids).
-    if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, tail, threshold, short):
+    if any(_lids(x, short) for x in span + tail) and not _clear_of_blink(span, tail, threshold, short, lead):
         return "blink"
     if span[0].talking:
         return "talking"
@@ -145,17 +148,30 @@ def _lids(x: Sample, short: bool) -> bool:
     return x.lids_down if short else x.blink
 
 
-def _clear_of_blink(span: list[Sample], tail: list[Sample], threshold: float, short: bool) -> bool:
+def _clear_of_blink(span: list[Sample], tail: list[Sample], threshold: float, short: bool,
+                    lead: Sequence[Sample] = ()) -> bool:
     """A short candidate that overlaps a blink still stands if it peaks well over the threshold on
     frames with the eyes open (a real flash of a smile a blink interrupts, not the blink's leak), or
     if it was over the threshold BLINK_LEAD_MS before the lids first went down: the landmark model's
     leak moves with the closing lids or lags them, it never starts that far ahead of them. People
-    blink, or look down, in the middle of an expression that was already there (session 23)."""
+    blink, or look down, in the middle of an expression that was already there (session 23).
+
+    A short one that peaks on the lids' return also stands when that peak is well over the threshold
+    and BLINK_LEAK_RATIO times the most the blink itself scored: the leak grows with the closure, and
+    the blink's own frames measured it. On real-texture footage a flash of expression right after a
+    natural blink peaked at 4-6 times the blink's score; leaks that only followed a blink, at most
+    2.9 times (session 30)."""
     open_eyes = [x.score for x in span if not _lids(x, short)]
     if open_eyes and max(open_eyes) >= BLINK_OVERRIDE * threshold:
         return True
     if not short:
         return False
+    returning = [x.score for x in span if not x.blink]
+    if returning and max(returning) >= BLINK_OVERRIDE * threshold:
+        start = span[0].t_ms - BLINK_LOOKBACK_MS
+        own = [x.score for x in list(lead) + span + tail if x.blink and x.t_ms >= start]
+        if own and max(returning) >= BLINK_LEAK_RATIO * max(own):
+            return True
     down = min((x.t_ms for x in span + tail if _lids(x, short)), default=-np.inf)
     return any(x.score >= threshold and x.t_ms <= down - BLINK_LEAD_MS for x in span)
 

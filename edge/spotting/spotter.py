@@ -352,7 +352,7 @@ class Spotter:
         lips = ext.kind == "micro" and articulated(frames[ext.apex])
         beats = self._rhythm.beat(frames[ext.apex].t_ms) if lips else 0
         reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
-                               emotion_shown(span, self._cnn_neutral.value))
+                               emotion_shown(span, self._cnn_neutral.value), frames[:ext.on])
         if reason:
             self._reject(reason, span)
             log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)

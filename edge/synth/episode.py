@@ -7,7 +7,10 @@ apex still at >= HOLD of it) is cut, and the replay is rise (onset -> apex)
 then fall (hold end -> offset), each resampled to its share of the new length.
 An episode that never returns to neutral within its annotation (offset still at
 > OPEN of the apex, e.g. a clip that ends smiling) falls back along its own
-rise, reversed.
+rise, reversed. The person's blinks inside the episode are bridged, not
+compressed with it (edge.synth.blinks): a blink's frames take the field
+interpolated between the open-eyed frames either side, and an episode that
+starts in a blink is measured from its first open-eyed frame.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Episode:
     apex_px: float  # mean expression displacement over the face at the apex, pixels
     apex_max_px: float
     unit_px: float  # inter-ocular distance of the reference
+    reference: int = -1  # the source frame the fields are measured from (the onset, or its first open-eyed frame)
+    bridged: tuple[int, ...] = ()  # source frames inside a blink, their fields interpolated across it
 
     def at(self, s: float) -> np.ndarray:
         """The field at fractional source frame s (linear between neighbours: fields are linear in intensity)."""
@@ -55,17 +60,31 @@ class Episode:
         return (1.0 - w) * self.fields[k] + w * self.fields[k + 1]
 
 
-def measure_episode(row: Annotation, frames: dict[int, np.ndarray], landmarks: list[np.ndarray | None]) -> Episode:
-    """Expression fields of every frame of the episode, relative to its onset frame (its own neutral)."""
-    ref_lm = landmarks[row.onset]
+def measure_episode(row: Annotation, frames: dict[int, np.ndarray], landmarks: list[np.ndarray | None],
+                    blinks: np.ndarray | None = None) -> Episode:
+    """Expression fields of every frame of the episode, relative to its onset frame (its own neutral).
+
+    `blinks`: per clip frame, whether it is a blink's (edge.synth.blinks.blink_frames); None keeps them."""
+    blink = (lambda k: bool(blinks[k])) if blinks is not None else (lambda k: False)
+    ref = row.onset
+    while ref < row.apex and blink(ref):
+        ref += 1
+    if ref == row.apex:  # closed until the apex: nothing open-eyed to measure the rise from
+        ref = row.onset
+    ref_lm = landmarks[ref]
     assert ref_lm is not None
-    flow = ExpressionFlow(frames[row.onset], ref_lm)
+    flow = ExpressionFlow(frames[ref], ref_lm)
     fields: dict[int, np.ndarray] = {}
-    for k in range(row.onset, row.offset + 1):
-        lm = landmarks[k]
-        assert lm is not None
-        fields[k] = flow.field(frames[k], lm)
-    fields[row.onset] = np.zeros_like(fields[row.onset])  # the reference itself: exactly neutral
+    bridged = {k for k in range(ref + 1, row.offset + 1) if blink(k)}
+    for k in range(ref, row.offset + 1):
+        if k not in bridged:
+            lm = landmarks[k]
+            assert lm is not None
+            fields[k] = flow.field(frames[k], lm)
+    fields[ref] = np.zeros_like(fields[ref])  # the reference itself: exactly neutral
+    for k in range(row.onset, ref):
+        fields[k] = fields[ref]
+    _bridge(fields, bridged)
     apex = fields[row.apex]
     profile = {k: projection(f, apex) for k, f in fields.items()}
     hold_end = row.apex
@@ -74,7 +93,22 @@ def measure_episode(row: Annotation, frames: dict[int, np.ndarray], landmarks: l
     mirrored = row.apex == row.offset or profile[row.offset] > OPEN or hold_end == row.offset
     mag = np.linalg.norm(apex, axis=2)
     inside = flow.mask > 0.5
-    return Episode(row, flow, fields, profile, hold_end, mirrored, float(mag[inside].mean()), float(mag.max()), iod(ref_lm))
+    return Episode(row, flow, fields, profile, hold_end, mirrored, float(mag[inside].mean()), float(mag.max()), iod(ref_lm),
+                   ref, tuple(sorted(bridged)))
+
+
+def _bridge(fields: dict[int, np.ndarray], bridged: set[int]) -> None:
+    """Each bridged frame's field, linear between the measured frames either side (the last one held
+    when a blink runs to the episode's end)."""
+    for k in sorted(bridged):
+        lo = max(j for j in fields if j < k and j not in bridged)
+        later = [j for j in fields if j > k and j not in bridged]
+        if not later:
+            fields[k] = fields[lo]
+            continue
+        hi = min(later)
+        w = np.float32((k - lo) / (hi - lo))
+        fields[k] = (1 - w) * fields[lo] + w * fields[hi]
 
 
 @dataclass
@@ -99,7 +133,8 @@ class EpisodePlan:
             "type": "micro", "emotion": row.emotion, "aus": row.aus, "intensity": round(self.intensity, 3),
             "mouth_opens": mouth_opens(row),
             "source": {"episode": self.episode, "onset": row.onset, "apex": row.apex, "offset": row.offset,
-                       "type": row.type, "hold_cut_frames": ep.hold_end - row.apex, "fall": "rise reversed" if ep.mirrored else "own"},
+                       "type": row.type, "hold_cut_frames": ep.hold_end - row.apex, "fall": "rise reversed" if ep.mirrored else "own",
+                       "reference": ep.reference, "blink_bridged": list(ep.bridged)},
             "apex_displacement_px": round(self.intensity * ep.apex_px, 3),
             "apex_displacement_iod": round(self.intensity * ep.apex_px / ep.unit_px, 4),
             "apex_max_displacement_px": round(self.intensity * ep.apex_max_px, 3),

@@ -29,6 +29,7 @@ from edge import __version__
 from edge.errors import InputError
 from edge.events.annotations import Annotation
 from edge.synth import flowwarp
+from edge.synth.blinks import blink_frames
 from edge.synth.clipsource import (ClipTrack, Stretch, check_inside, neutral_stretches, read_episodes, read_frames,
                                    read_clip_ranges, track_clip)
 from edge.synth.encode import open_writer
@@ -253,7 +254,8 @@ def generate_real(spec: RealSpec) -> RealResult:
             log.warning("%s: episode %d (%d..%d, aus %s) opens the mouth; the warp of a closed neutral mouth stretches the "
                         "lips instead (no teeth, no cavity)", src.annotations, i, rows[i].onset, rows[i].offset, rows[i].aus)
     frames = read_frames(src.clip, set(source) | {k for i in used for k in range(rows[i].onset, rows[i].offset + 1)})
-    measured = {i: measure_episode(rows[i], frames, src.track.landmarks) for i in sorted(used)}
+    blinks = blink_frames(src.track.landmarks, fps)
+    measured = {i: measure_episode(rows[i], frames, src.track.landmarks, blinks) for i in sorted(used)}
     plans = [plan_event(measured[e], e, onset, length, a) for e, onset, length, a in events]
 
     out = Path(spec.out_dir)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge.config import SpottingConfig
-from edge.spotting.candidate import BLINK_LEAD_MS, Sample, measure, reject_reason
+from edge.spotting.candidate import BLINK_LEAD_MS, BLINK_LEAK_RATIO, BLINK_OVERRIDE, Sample, measure, reject_reason
 
 from .conftest import smooth_bump
 
@@ -51,3 +51,27 @@ def test_a_flash_over_the_threshold_well_before_the_lids_close_is_not_the_blinks
     assert fate(crossed + BLINK_LEAD_MS + 1000.0 / fps) == ""  # the face's: already there
     assert fate(crossed + 0.5 * BLINK_LEAD_MS) == "blink"  # rises with the closing lids: the blink's
     assert fate(crossed - 1000.0 / fps) == "blink"  # rises once they are down
+
+
+def test_a_flash_on_the_lids_return_that_dwarfs_the_blink_is_not_its_leak() -> None:
+    """Session 30: on franck's real-texture footage (24 fps) a lip press spliced in right after a natural
+    blink peaked at 8.9 times the threshold on the lids' return, over 4 times what the blink itself scored,
+    and was rejected as the blink's leak. The leak grows with the closure, so the blink's own frames bound
+    it; the same peak within BLINK_LEAK_RATIO of them stays the blink's, and so does a weak one."""
+    threshold = SpottingConfig().threshold
+    frame = 1000.0 / 24.0
+
+    def fate(blink_score: float, peak: float) -> str:
+        blink = [sample(i, i * frame, blink_score) for i in range(5)]  # the closure, before the onset
+        for x in blink:
+            x.blink = x.lids_down = True
+        span = [sample(5 + i, (5 + i) * frame, s) for i, s in enumerate((0.8 * blink_score, peak, 0.6 * peak, 0.3 * threshold))]
+        for x in span[:3]:
+            x.lids_down = True  # the lids' return
+        span[0].blink = True
+        return reject_reason(span, [], peak, threshold, 500.0, lead=blink)
+
+    strong = 1.2 * BLINK_OVERRIDE * threshold
+    assert fate(0.7 * threshold, strong) == ""  # 5 times the blink's score: the face's
+    assert fate(strong / (0.9 * BLINK_LEAK_RATIO), strong) == "blink"  # within the ratio: the leak
+    assert fate(0.3 * threshold, 0.9 * BLINK_OVERRIDE * threshold) == "blink"  # not well over the threshold
