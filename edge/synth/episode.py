@@ -10,7 +10,9 @@ An episode that never returns to neutral within its annotation (offset still at
 rise, reversed. The person's blinks inside the episode are bridged, not
 compressed with it (edge.synth.blinks): a blink's frames take the field
 interpolated between the open-eyed frames either side, and an episode that
-starts in a blink is measured from its first open-eyed frame.
+starts in a blink is measured from its first open-eyed frame. Unless the
+annotators named eye closure among its action units (43, 45, 46): then the
+closure is the expression's own.
 """
 
 from __future__ import annotations
@@ -24,13 +26,24 @@ from edge.events.annotations import Annotation
 from edge.synth.flowwarp import ExpressionFlow, iod, projection
 
 MOUTH_OPENING = frozenset({"25", "26", "27"})  # lips part, jaw drops, mouth stretches open
+EYE_CLOSURE = frozenset({"43", "45", "46"})  # eyes closed, blink, wink
 HOLD = 0.85  # share of the apex that still counts as holding it
 OPEN = 0.3  # an offset above this share of the apex has not returned to neutral
 
 
+def _units(row: Annotation) -> set[str]:
+    """The episode's action unit numbers, sides and intensities dropped ("R12C" -> "12")."""
+    return {a.removeprefix("AU").lstrip("RL").rstrip("ABCDE") for a in row.aus.split("+") if a}
+
+
 def mouth_opens(row: Annotation) -> bool:
     """The episode parts the lips or drops the jaw: a neutral frame has no mouth interior (teeth, cavity) to show."""
-    return bool(MOUTH_OPENING & {a.removeprefix("AU").lstrip("RL").rstrip("ABCDE") for a in row.aus.split("+") if a})
+    return bool(MOUTH_OPENING & _units(row))
+
+
+def closes_eyes(row: Annotation) -> bool:
+    """The annotators named eye closure as part of the expression: its closures are not blinks to bridge."""
+    return bool(EYE_CLOSURE & _units(row))
 
 
 @dataclass

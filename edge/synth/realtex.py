@@ -33,7 +33,7 @@ from edge.synth.blinks import blink_frames
 from edge.synth.clipsource import (ClipTrack, Stretch, check_inside, neutral_stretches, read_episodes, read_frames,
                                    read_clip_ranges, track_clip)
 from edge.synth.encode import open_writer
-from edge.synth.episode import Episode, EpisodePlan, measure_episode, mouth_opens, plan_event
+from edge.synth.episode import Episode, EpisodePlan, closes_eyes, measure_episode, mouth_opens, plan_event
 from edge.synth.render import CODECS, merge_annotations
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,8 @@ def generate_real(spec: RealSpec) -> RealResult:
                         "lips instead (no teeth, no cavity)", src.annotations, i, rows[i].onset, rows[i].offset, rows[i].aus)
     frames = read_frames(src.clip, set(source) | {k for i in used for k in range(rows[i].onset, rows[i].offset + 1)})
     blinks = blink_frames(src.track.landmarks, fps)
-    measured = {i: measure_episode(rows[i], frames, src.track.landmarks, blinks) for i in sorted(used)}
+    measured = {i: measure_episode(rows[i], frames, src.track.landmarks, None if closes_eyes(rows[i]) else blinks)
+                for i in sorted(used)}
     plans = [plan_event(measured[e], e, onset, length, a) for e, onset, length, a in events]
 
     out = Path(spec.out_dir)

@@ -13,7 +13,8 @@ from edge.events.annotations import Annotation
 from edge.synth import flowwarp
 from edge.synth.blinks import LIDS, blink_frames, lid_gap
 from edge.synth.clipsource import read_frames, track_clip
-from edge.synth.episode import measure_episode
+from edge.synth.episode import closes_eyes, measure_episode
+from edge.synth.realtex import RealSpec, generate_real
 
 FPS = 24.0
 
@@ -103,3 +104,26 @@ def test_a_blink_inside_the_source_episode_does_not_close_the_warped_eyes(franck
     # Measured: 0.92 of the onset's lid gap bridged, 0.75 as measured (the source's own gap at 1392 is 0.63).
     assert with_bridge > 0.88 * onset, (with_bridge, onset)
     assert without < 0.8 * onset, (without, onset)
+
+
+def test_an_episode_annotated_with_eye_closure_keeps_its_closures():
+    row = lambda aus: Annotation("v.mp4", 0, 1, 2, "macro", "", aus)  # noqa: E731
+    assert [closes_eyes(row(a)) for a in ("1+2", "6+12+43", "AU45", "R46B", "4+5", "")] == [
+        False, True, True, True, False, False]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("aus", "bridged"), [("1+2", True), ("1+2+43", False)])
+def test_the_generator_bridges_blinks_unless_the_annotation_names_the_closure(real_footage, tmp_path, aus, bridged):
+    """franck's brow flash with his eyes closed at 1388-1396, made brief: bridged as a brow flash (1+2),
+    kept when the annotation says the eyes close as part of it (43). The manifest records which."""
+    csv = tmp_path / "franck.csv"
+    csv.write_text("video,onset,apex,offset,type,emotion,aus,note\n"
+                   f"franck.mp4,1373,1390,1401,macro,,{aus},\n", encoding="utf-8")
+    res = generate_real(RealSpec(out_dir=str(tmp_path / "out"), clip=str(real_footage.clips_dir / "franck.mp4"),
+                                 annotations=str(csv), micro=1, duration_s=6.0, seed=3, micro_ms=(400.0, 500.0)))
+    source = res.events[0]["source"]
+    assert source["reference"] == 1373
+    assert bool(source["blink_bridged"]) is bridged, source["blink_bridged"]
+    if bridged:
+        assert set(range(1390, 1396)) <= set(source["blink_bridged"])
