@@ -9,9 +9,10 @@ into stay: they are real, at their real speed.
 
 A frame is a blink's when the eyes' lid gap is under BLINK_SHARE of its open
 level both before and after it (the LEVEL_PERCENTILE of the gaps over
-BLINK_CONTEXT_S each side; a blink, or two in a row, fill under half of it): a
-blink closes and reopens, where a smile's cheek raise narrows the eyes and
-keeps them so.
+BLINK_CONTEXT_S each side, still the open level while the lids are down for
+under three quarters of that time, as in a blink or two in a row): a blink
+closes and reopens, where a smile's cheek raise narrows the eyes and keeps
+them so.
 """
 
 from __future__ import annotations

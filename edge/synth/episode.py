@@ -59,8 +59,8 @@ class Episode:
     apex_px: float  # mean expression displacement over the face at the apex, pixels
     apex_max_px: float
     unit_px: float  # inter-ocular distance of the reference
-    reference: int = -1  # the source frame the fields are measured from (the onset, or its first open-eyed frame)
-    bridged: tuple[int, ...] = ()  # source frames inside a blink, their fields interpolated across it
+    reference: int  # the source frame the fields are measured from (the onset, or its first open-eyed frame)
+    bridged: tuple[int, ...]  # source frames inside a blink, their fields interpolated across it
 
     def at(self, s: float) -> np.ndarray:
         """The field at fractional source frame s (linear between neighbours: fields are linear in intensity)."""
