@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Upper and lower lid centres of each eye, and the outer eye corners (FaceMesh indices).
-LIDS = ((159, 145), (386, 374))
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+from edge.synth.flowwarp import iod
+
+LIDS = ((159, 145), (386, 374))  # upper and lower lid centres of each eye (FaceMesh indices)
 BLINK_SHARE = 0.7  # a lid gap under this share of its level on both sides is a blink's
 BLINK_CONTEXT_S = 0.5  # the open level: over this long before, and after
 LEVEL_PERCENTILE = 75.0
@@ -31,10 +31,10 @@ BLINK_MARGIN = 1  # frames either side of a blink whose lids are still on their 
 def lid_gap(landmarks: np.ndarray) -> float:
     """Mean of the two eyes' upper-to-lower lid distance, in inter-ocular distances."""
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    iod = float(np.linalg.norm(lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER]))
-    if iod <= 0:
+    unit = iod(lm)
+    if unit <= 0:
         return float("nan")
-    return float(np.mean([np.linalg.norm(lm[u] - lm[d]) for u, d in LIDS])) / iod
+    return float(np.mean([np.linalg.norm(lm[u] - lm[d]) for u, d in LIDS])) / unit
 
 
 def blink_frames(landmarks: list[np.ndarray | None], fps: float) -> np.ndarray:

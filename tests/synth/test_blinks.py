@@ -16,6 +16,8 @@ from edge.synth.clipsource import read_frames, track_clip
 from edge.synth.episode import closes_eyes, measure_episode
 from edge.synth.realtex import RealSpec, generate_real
 
+from .conftest import settled_landmarks
+
 FPS = 24.0
 
 
@@ -74,7 +76,6 @@ def test_a_blink_inside_the_source_episode_does_not_close_the_warped_eyes(franck
     """franck's brow flash at 1373-1401 has his eyes closed 1388-1396. Bridged, the onset frame warped by
     the field at 1392 keeps its eyes open; measured as they are, the warp closes them (which shows the
     test can tell)."""
-    from edge.sources.frame import Frame
     from edge.vision.pipeline import FacePipeline
 
     clip, track = franck
@@ -88,12 +89,7 @@ def test_a_blink_inside_the_source_episode_does_not_close_the_warped_eyes(franck
     pipe = FacePipeline(side_thread=False)
 
     def gap(img: np.ndarray) -> float:
-        pipe.reset()
-        res = None
-        for i in range(8):  # the tracked region settles on the face
-            res = pipe.process(Frame(image=img, t_ns=i * 10_000_000, index=i))
-        assert res is not None and res.face
-        return lid_gap(res.landmarks)
+        return lid_gap(settled_landmarks(pipe, img))
 
     try:
         onset = gap(frames[row.onset])

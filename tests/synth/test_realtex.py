@@ -24,6 +24,8 @@ from edge.synth.clipsource import Stretch, read_frames, track_clip
 from edge.synth.episode import measure_episode, mouth_opens
 from edge.synth.realtex import RealSpec, generate_real, pick_episodes, pingpong
 
+from .conftest import settled_landmarks
+
 pytestmark = pytest.mark.slow  # tracks, warps and encodes a real clip
 
 HEADER = "video,onset,apex,offset,type,emotion,aus,note\n"
@@ -147,7 +149,6 @@ def test_lower_intensity_moves_the_face_less(clip, annotations, tmp_path):
 
 def test_the_warp_reproduces_the_real_apex(clip, episode):
     """The neutral frame warped by the full expression flow lands near the real apex's landmarks (rigidly aligned)."""
-    from edge.sources.frame import Frame
     from edge.vision.pipeline import FacePipeline
 
     onset, apex, offset = episode
@@ -161,12 +162,7 @@ def test_the_warp_reproduces_the_real_apex(clip, episode):
     pipe = FacePipeline(side_thread=False)
 
     def mesh(img: np.ndarray) -> np.ndarray:
-        pipe.reset()
-        res = None
-        for i in range(4):
-            res = pipe.process(Frame(image=img, t_ns=i * 10_000_000, index=i))
-        assert res is not None and res.face
-        return res.landmarks[:, :2]
+        return settled_landmarks(pipe, img, frames=4)[:, :2]
 
     lr, le, lw = mesh(ref), mesh(real), mesh(warped)
     pipe.close()
@@ -186,7 +182,6 @@ def test_a_turn_in_the_source_episode_stays_out_of_the_warp(real_footage):
     come out facing as the onset does: a micro expression made of them would otherwise jerk the head
     at 100-170 deg/s. With 2-D landmarks (no depth) the similarity alone leaves the turn in, which
     shows the depth term is what takes it out."""
-    from edge.sources.frame import Frame
     from edge.spotting.align import Aligner, rotation_angles
     from edge.vision.pipeline import FacePipeline
 
@@ -196,12 +191,7 @@ def test_a_turn_in_the_source_episode_stays_out_of_the_warp(real_footage):
     pipe = FacePipeline(side_thread=False)
 
     def mesh(img: np.ndarray) -> np.ndarray:
-        pipe.reset()
-        res = None
-        for i in range(8):  # the tracked region settles on the face
-            res = pipe.process(Frame(image=img, t_ns=i * 10_000_000, index=i))
-        assert res is not None and res.face
-        return res.landmarks[:, :3].astype(np.float64)
+        return settled_landmarks(pipe, img)
 
     ref = mesh(frames[onset])
     align = Aligner(ref)
