@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from edge.evaluation.plot import plot_timelines
 
         plot_timelines(ev, Path(args.plot))
-    d = score_dict(ev.score, ev.videos, sum(ev.frames.values()))
+    d = score_dict(ev.score, ev.videos, sum(ev.frames.values()), footage_minutes(ev))
     d["false_negatives"] = [misses.explain(a, ev.predictions, None if ev.rejections is None else
                                            ev.rejections.get(a.video, [])) for a in ev.score.false_negatives]
     if args.json:
@@ -74,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def footage_minutes(ev: Evaluation) -> float | None:
+    """Minutes of footage scored, from each video's frames and frame rate (None when a rate is not known)."""
+    if not ev.frames or any(ev.fps.get(v, 0.0) <= 0 for v in ev.frames):
+        return None
+    return sum(n / ev.fps[v] for v, n in ev.frames.items()) / 60.0
+
+
 def table(ev: Evaluation, d: dict) -> str:
     lines = [f"videos {d['videos']}  frames {d['frames']}  truths {len(ev.truths)}  predictions {len(ev.predictions)}  IoU >= {d['iou_threshold']}",
              "",
@@ -81,6 +88,9 @@ def table(ev: Evaluation, d: dict) -> str:
     for k in ("micro", "macro", "overall"):
         c = d[k]
         lines.append(f"{k:<10}{c['tp']:>6}{c['fp']:>6}{c['fn']:>6}{c['precision']:>11.3f}{c['recall']:>8.3f}{c['f1']:>8.3f}")
+    if d.get("false_micro_per_min") is not None:
+        lines.append(f"false micro events: {d['micro']['fp']} in {d['minutes']:.2f} min of footage, "
+                     f"{d['false_micro_per_min']:.2f} a minute")
     r = d["recognition"]
     lines += ["", f"recognition over {r['n']} matched micro expressions: accuracy {r['accuracy']:.3f}  UF1 {r['uf1']:.3f}  UAR {r['uar']:.3f}"]
     if r["n"]:

@@ -178,11 +178,14 @@ def recognition(pairs: list[tuple[str, str]]) -> Recognition:
     return Recognition(n=n, accuracy=correct / n, uf1=sum(f1s) / len(f1s), uar=sum(recalls) / len(recalls), confusion=conf)
 
 
-def score_dict(s: Score, videos: int, frames: int) -> dict[str, Any]:
-    """The `--json` object."""
+def score_dict(s: Score, videos: int, frames: int, minutes: float | None = None) -> dict[str, Any]:
+    """The `--json` object. `minutes` of footage (None: not known) gives the false micro events a minute,
+    the rate an interviewer meets: how often the unit flags a flash that was not there."""
     d = s.as_dict()
     d["videos"] = videos
     d["frames"] = frames
+    d["minutes"] = None if minutes is None else round(minutes, 4)
+    d["false_micro_per_min"] = None if not minutes else round(d["micro"]["fp"] / minutes, 3)
     d["iou_threshold"] = IOU_THRESHOLD
     d["false_positives"] = [asdict(a) for a in s.false_positives]
     d["false_negatives"] = [asdict(a) for a in s.false_negatives]

@@ -45,6 +45,8 @@ def test_predictions_json_table_and_plot(clip_dir: Path, tmp_path: Path, capsys)
     assert d["macro"]["tp"] == 0 and d["overall"]["tp"] == 1
     assert d["recognition"]["n"] == 1 and d["recognition"]["accuracy"] == 1.0
     assert d["videos"] == 1 and d["frames"] == 180
+    # 180 frames at 30 fps are 0.1 min: the one false micro event is 10 a minute.
+    assert d["minutes"] == 0.1 and d["false_micro_per_min"] == 10.0
     assert len(d["recognition"]["confusion"]) == 8
     png = (tmp_path / "t.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -52,6 +54,7 @@ def test_predictions_json_table_and_plot(clip_dir: Path, tmp_path: Path, capsys)
     code, out, err = run(["eval", "--predictions", str(pred), "--annotations", str(gt)], capsys)
     assert code == 0
     assert "micro" in out and "0.667" in out and "recognition over 1 matched" in out
+    assert "false micro events: 1 in 0.10 min of footage, 10.00 a minute" in out
 
     # A miss says what was over it; from a CSV the spotter's rejections are not known (null, not "none").
     pred.write_text(HEADER + f"small.mp4,{onset + 1},{onset + 1},{onset + 1},micro,anger,\n")
