@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from edge.evaluation.plot import plot_timelines
 
         plot_timelines(ev, Path(args.plot))
-    d = score_dict(ev.score, ev.videos, sum(ev.frames.values()), footage_minutes(ev))
+    d = score_dict(ev.score, ev.videos, sum(ev.frames.values()), ev.minutes)
     d["false_negatives"] = [misses.explain(a, ev.predictions, None if ev.rejections is None else
                                            ev.rejections.get(a.video, [])) for a in ev.score.false_negatives]
     if args.json:
@@ -72,13 +72,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table(ev, d))
     return 0
-
-
-def footage_minutes(ev: Evaluation) -> float | None:
-    """Minutes of footage scored, from each video's frames and frame rate (None when a rate is not known)."""
-    if not ev.frames or any(ev.fps.get(v, 0.0) <= 0 for v in ev.frames):
-        return None
-    return sum(n / ev.fps[v] for v, n in ev.frames.items()) / 60.0
 
 
 def table(ev: Evaluation, d: dict) -> str:

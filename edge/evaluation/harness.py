@@ -39,6 +39,13 @@ class Evaluation:
     def videos(self) -> int:
         return len(self.frames) or len({a.video for a in self.truths})
 
+    @property
+    def minutes(self) -> float | None:
+        """Minutes of footage scored, from each video's frames and frame rate (None when a rate is not known)."""
+        if not self.frames or any(self.fps.get(v, 0.0) <= 0 for v in self.frames):
+            return None
+        return sum(n / self.fps[v] for v, n in self.frames.items()) / 60.0
+
 
 def video_frames(path: Path) -> tuple[int, float]:
     """(frame count, fps) from the container; counts by decoding when the container does not say."""
