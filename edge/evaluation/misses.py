@@ -31,8 +31,9 @@ def describe(m: dict[str, Any]) -> str:
     if m["rejected"] is None:
         said.append("rejections not known (scored from a predictions CSV)")
     else:
-        said += [f"rejected as {r['reason']} at {r['onset']}-{r['offset']} (peak {r['peak']:g}x threshold at {r['apex']})"
-                 for r in m["rejected"]]
+        said += [(f"merged into a longer excursion judged at a higher apex: {r['onset']}-{r['offset']} left unjudged"
+                  if r["reason"] == "merged" else f"rejected as {r['reason']} at {r['onset']}-{r['offset']}")
+                 + f" (peak {r['peak']:g}x threshold at {r['apex']})" for r in m["rejected"]]
     return "; ".join(said) or "no candidate: the score stayed under the threshold"
 
 

@@ -44,11 +44,12 @@ from edge.spotting.extent import LOW_FRACTION, LOW_Z
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
 from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
+from edge.spotting.masked import masked_before
 from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
 from edge.spotting.flashes import Flash
 from edge.spotting.reading import Reading
-from edge.spotting.rejections import KEEP, Rejection, rejection
+from edge.spotting.rejections import KEEP, Rejection, beside, rejection
 from edge.spotting.rescan import expressions_in
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
@@ -88,7 +89,7 @@ class Spotter:
         self._pipeline: Any = None
         self.frames = 0
         self.rejected: dict[str, int] = {"blink": 0, "head_motion": 0, "talking": 0, "too_long": 0, "face_lost": 0,
-                                         "flow_drift": 0, "settled": 0}
+                                         "flow_drift": 0, "settled": 0, "merged": 0}
         self.rejections: deque[Rejection] = deque(maxlen=KEEP)  # the recent ones with their frames
         self._side = SideDetectors()  # the CNN's episodes and the flashes beside the excursions
         self._chain = MacroChain()  # macro events wait here for their continuation (outlives reset())
@@ -220,9 +221,7 @@ class Spotter:
         still_held = bool(self._event) and held(self._event, self.cfg.threshold, self.cfg.max_micro_ms)
         if self._event and (self._below_since is not None or still_held):
             # An expression still held when the footage ends is reported up to its last frame.
-            done = self._finish(cap=self._below_since is None)
-            if done is not None:
-                out.append(done[0])
+            out += [done[0] for done in self._finish(cap=self._below_since is None)]
         self._abandon()
         self._history.clear()
         self._side.flush()
@@ -260,8 +259,7 @@ class Spotter:
         if s.score >= thr:
             self._above_ms = s.t_ms
         if self._below_since is not None and s.t_ms - self._below_since >= CONFIRM_MS:
-            done = self._finish()
-            return [done] if done is not None else []
+            return self._finish()
         if settled(self._event, s.t_ms, self._above_ms, self._measure.flow_busy_ms, self.cfg.max_micro_ms):
             return self._settle()
         if self._new_rest(s):
@@ -283,7 +281,7 @@ class Spotter:
             done = self._finish(cap=True)
             self._rebase(s.t_ms, rest)
             self._history.clear()
-            return [done] if done is not None else []
+            return done
         return []
 
     def _new_rest(self, s: Sample) -> bool:
@@ -302,9 +300,13 @@ class Spotter:
         # that came most of the way back down before its face settled is.
         emit = floor < SETTLE_EMIT_SHARE * self._peak
         self._reject("settled", self._event, record=not emit)
-        done = self._finish(floor) if emit else self._drop()
+        if emit:
+            done = self._finish(floor)
+        else:
+            done = []
+            self._drop()
         self._rebase(now, rest)
-        return [done] if done is not None else []
+        return done
 
     def _reject(self, reason: str, frames: list[Sample] | Rejection, record: bool = True) -> None:
         """Count a reason; `record`: the frames were dropped (kept for explaining misses), or their record
@@ -330,9 +332,10 @@ class Spotter:
         self._event = []
         self._below_since = None
 
-    def _finish(self, floor: float = 0.0, cap: bool = False) -> Closed | None:
+    def _finish(self, floor: float = 0.0, cap: bool = False) -> list[Closed]:
         """Close the current event: boundaries, rejections, emotion, record; and whether talking may
-        explain it (the mouth opened and articulation carries its apex).
+        explain it (the mouth opened and articulation carries its apex). Also a micro expression
+        another expression masked before the excursion fell back (masked.py), in time order.
 
         `floor`: the score level the excursion settled at (its offset is measured above it);
         `cap`: the excursion is still under way (too long, or the stream ended): it ends at its last frame."""
@@ -344,10 +347,16 @@ class Spotter:
         if cap:
             ext = dataclasses.replace(ext, off=len(frames) - 1, kind="macro",
                                       duration_ms=float(frames[-1].t_ms - frames[ext.on].t_ms))
-        return self._judge(frames, ext, cap)
+        main = self._judge(frames, ext, cap)
+        masked = masked_before(frames, n_pre, ext, self.cfg)
+        first = self._judge(frames[:masked[0]], masked[1], reported=main is None) if masked is not None else None
+        for r in beside(frames, n_pre if masked is None else ext.on, ext.on, ext.off, self.cfg.threshold):
+            self._reject("merged", r)
+        return [c for c in (first, main) if c is not None]
 
-    def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False) -> Closed | None:
-        """The event record of the candidate `ext` in `frames`, or None when it is no expression."""
+    def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False, reported: bool = True) -> Closed | None:
+        """The event record of the candidate `ext` in `frames`, or None when it is no expression.
+        `reported`: it moves the point later pre-rolls start from (not a masked one before an event already out)."""
         span = frames[ext.on:ext.off + 1]
         lips = ext.kind == "micro" and articulated(frames[ext.apex])
         beats = self._rhythm.beat(frames[ext.apex].t_ms) if lips else 0
@@ -367,7 +376,8 @@ class Spotter:
             log.debug("candidate at frame %d rejected: talking (%d lip candidates just before)",
                       frames[ext.apex].index, beats)
             return None
-        self._reported_ms = frames[ext.off].t_ms
+        if reported:
+            self._reported_ms = frames[ext.off].t_ms
         ev = describe(frames, ext, self._fx, self._baseline.sigma[len(AU_NAMES):], self._cnn_neutral.value,
                       self._utc, self.versions, self.video)
         ev.clock_synced = self._times.synced

@@ -87,13 +87,14 @@ def test_total_pools_clips_and_json_has_every_field():
 
 
 def test_each_missed_episode_says_what_the_spotter_did_over_it():
-    t = truth([ann(100, 199), ann(400, 499), ann(700, 799), ann(1000, 1099)])
+    t = truth([ann(100, 199), ann(400, 499), ann(700, 799), ann(1000, 1099), ann(1300, 1320, "micro")])
     preds = [ann(100, 199), ann(480, 560, "micro")]  # 20 / 161 overlap with 400-499: a false alarm, not a hit
     rejected = [Rejection("blink", 90, 110, 120, 2.5),  # over the hit only: not listed anywhere
-                Rejection("head_motion", 690, 720, 750, 1.8), Rejection("too_long", 760, 800, 900, 4.0)]
+                Rejection("head_motion", 690, 720, 750, 1.8), Rejection("too_long", 760, 800, 900, 4.0),
+                Rejection("merged", 1302, 1310, 1318, 1.3)]
     d = json.loads(json.dumps(score_dict([score_clip(t, preds, rejected)])))
     missed = {m["onset"]: m for m in d["clips"][0]["missed"]}
-    assert sorted(missed) == [400, 700, 1000]
+    assert sorted(missed) == [400, 700, 1000, 1300]
     assert [p["onset"] for p in missed[400]["predicted"]] == [480] and missed[400]["rejected"] == []
     assert [(r["reason"], r["onset"], r["peak"]) for r in missed[700]["rejected"]] == [("head_motion", 690, 1.8),
                                                                                     ("too_long", 760, 4.0)]
@@ -104,6 +105,9 @@ def test_each_missed_episode_says_what_the_spotter_did_over_it():
     assert "predicted 480-560" in why[400]
     assert "rejected as head_motion at 690-750 (peak 1.8x threshold at 720)" in why[700] and "too_long" in why[700]
     assert why[1000].endswith("no candidate: the score stayed under the threshold")
+    # Over the threshold inside an excursion whose candidate was another apex: said, not "no candidate".
+    assert why[1300].endswith("merged into a longer excursion judged at a higher apex: 1302-1318 left unjudged "
+                              "(peak 1.3x threshold at 1310)"), why[1300]
     # Scored from a CSV, the spotter's rejections are not known: said so, not "no candidate".
     d = score_dict([score_clip(t, preds)])
     assert all(m["rejected"] is None for m in d["clips"][0]["missed"])

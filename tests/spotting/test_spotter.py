@@ -416,7 +416,9 @@ def test_a_mouth_leak_that_peaks_as_the_lids_reopen_is_the_blinks(make_stream, f
     stream = make_stream(fps=fps, seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
     sp = spotter()
     assert run_spotter(sp, stream.expression(leak, ONSET_MS + 150.0, 250.0)) == []
-    assert sp.rejected["blink"] == 1
+    # The leak is vetoed as the blink's; where the lids' own stretch before it is judged too (masked.py:
+    # the AUs differ), that is a blink as well.
+    assert sp.rejected["blink"] >= 1 and {r.reason for r in sp.rejections} == {"blink"}, sp.rejections
     # The same mouth move once the lids are back open is an expression.
     later = make_stream(fps=fps, seconds=5.0).expression({"45": 1.0}, ONSET_MS, 250.0)
     ev = one_event(run_spotter(spotter(), later.expression(leak, ONSET_MS + 600.0, 250.0)), fps, 250.0, ONSET_MS + 600.0)
