@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from edge.events.record import EMOTIONS, Event, utc_iso
-from edge.spotting.continuation import CONTINUE_MS, REST_SHARE, MacroChain, continues, joined
+from edge.spotting.continuation import CONTINUE_MS, REST_SHARE, SHARED, MacroChain, continues, joined
 
 FPS = 30.0
 T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=timezone.utc)
@@ -112,3 +112,27 @@ def test_joined_keeps_the_union_whichever_order_the_pieces_come_in():
         j = joined(x, y)
         assert (j.onset_frame, j.offset_frame) == (10, 120)
         assert j.apex_frame == b.apex_frame
+
+
+def test_pieces_sharing_a_third_of_the_shorter_join_even_where_the_score_dips_to_rest_level():
+    # A long laugh re-baselined mid-way: the score in the 40 shared frames sits under REST_SHARE of the
+    # peak, yet both detectors saw the smile there (40 of the shorter piece's 100 frames).
+    dip = 100.0 * REST_SHARE * 0.5
+    scores = {range(260, 300): dip, range(100, 400): 100.0}  # the first range holding a frame gives its score
+    chain = chain_with_scores(scores, 420)
+    assert chain._rested(event(100, 300), event(260, 360))  # the score alone says rest
+    got = chain.take([event(100, 300), event(260, 360)], busy_from=None)
+    assert [(e.onset_frame, e.offset_frame) for e in got] == [(100, 360)]
+
+
+def test_a_short_overlap_with_a_return_to_rest_keeps_two_smiles_apart():
+    # Sharing 5 of the shorter piece's 60 frames (under SHARED) with the score at rest there: a laugh,
+    # then a brief re-intensification of the smile after it, two episodes.
+    assert 5 < SHARED * 60
+    dip = 100.0 * REST_SHARE * 0.5
+    chain = chain_with_scores({range(295, 300): dip, range(100, 360): 100.0}, 420)
+    got = chain.take([event(100, 300), event(295, 355)], busy_from=None)
+    assert [(e.onset_frame, e.offset_frame) for e in got] == [(100, 300), (295, 355)]
+    steady = chain_with_scores({range(100, 360): 100.0}, 420)  # no dip: the same two pieces are one smile
+    got = steady.take([event(100, 300), event(295, 355)], busy_from=None)
+    assert [(e.onset_frame, e.offset_frame) for e in got] == [(100, 355)]
