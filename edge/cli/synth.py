@@ -106,14 +106,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clip.add_argument("--gap", type=float, default=1.0, help="seconds of neutral between events at least (default 1)")
     clip.add_argument("--lead-in", type=float, default=3.0, help="seconds of neutral before the first event (default 3)")
     clip.add_argument("--min-neutral", type=float, default=1.0, help="shortest usable neutral stretch, seconds (default 1)")
+    clip.add_argument("--masked", action="store_true",
+                      help="cover each micro expression with one of the clip's smiles (annotated happiness) before the "
+                           "face is back at rest, 0.8-2 s long, a macro row of its own: a concealed feeling masked")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.from_clip:
         return _run_real(args)
-    if args.clip_annotations:
-        raise InputError("--clip-annotations needs --from-clip CLIP")
+    if args.clip_annotations or args.masked:
+        raise InputError(f"{'--clip-annotations' if args.clip_annotations else '--masked'} needs --from-clip CLIP")
     emotions = _emotions(args.emotions) or EMOTIONS
     micro_ms = args.micro_ms or (100.0, 480.0)
     if micro_ms[1] > 500 or micro_ms[0] < 1:
@@ -168,7 +171,7 @@ def _run_real(args: argparse.Namespace) -> int:
         micro=args.micro if args.micro is not None else 6, micro_ms=args.micro_ms or (40.0, 500.0),
         intensity=args.micro_intensity or (0.5, 1.0), episodes=args.episodes, emotions=_emotions(args.emotions),
         duration_s=args.duration if args.duration is not None else 20.0, gap_s=args.gap, lead_in_s=args.lead_in,
-        min_neutral_s=args.min_neutral,
+        min_neutral_s=args.min_neutral, masked=args.masked,
         name=args.name, codec=args.codec or "mp4v", encoder=args.encoder, bitrate_kbps=args.bitrate,
     )
     result = generate_real(spec)

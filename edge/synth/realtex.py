@@ -11,6 +11,14 @@ so there is never a cut) for as long as asked. Events are placed after a
 lead-in and at least a gap apart by one seeded generator, so the same inputs give the same
 video, CSV and manifest. The onset and offset frames of every event are the
 untouched neutral frames; only the frames strictly between them differ.
+
+`masked`: each micro expression is covered by a smile before the face is back
+at rest, as Ekman describes a concealed feeling leaking out: one of the clip's
+happiness episodes, made 0.8-2 s long (`mask_ms`), starts at the micro
+expression's apex, and both warps apply where they overlap (a flash of a frame
+or two has nearly fallen back by the time the smile takes hold). The micro
+expressions are then drawn from the other episodes only, and each smile is a
+macro row of the ground truth.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from edge.synth.render import CODECS, merge_annotations
 log = logging.getLogger(__name__)
 
 ANNOTATIONS_NAME = "annotations.csv"
+MASK_EMOTION = "happiness"  # the expression put over a concealed one (Ekman: most often a smile)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,9 @@ class RealSpec:
     lead_in_s: float = 3.0  # neutral before the first event, as in the photo generator (a spotter's baseline)
     gap_s: float = 1.0  # neutral frames between one event's offset and the next onset, at least
     min_neutral_s: float = 1.0  # the neutral stretch must be at least this long
+    masked: bool = False  # each micro expression covered by one of the clip's smiles before it is over
+    mask_ms: tuple[float, float] = (800.0, 2000.0)  # ... the smile's length
+    mask_intensity: tuple[float, float] = (0.6, 1.0)  # ... and its strength, of the real episode's
     name: str = ""
     codec: str = "mp4v"
     encoder: str = "auto"
@@ -98,6 +110,8 @@ def validate(spec: RealSpec) -> None:
         raise InputError(f"intensity must be within 0 < LOW <= HIGH <= 1.5, got {spec.intensity[0]:g},{spec.intensity[1]:g}")
     if spec.micro < 1 or spec.duration_s <= 0 or spec.gap_s < 0 or spec.lead_in_s < 0:
         raise InputError("need at least one micro expression, a positive duration and non-negative gaps")
+    if spec.masked and not 500.0 < spec.mask_ms[0] <= spec.mask_ms[1] <= 10_000.0:
+        raise InputError(f"a masking smile lasts 500..10000 ms, got {spec.mask_ms[0]:g},{spec.mask_ms[1]:g}")
     if "/" in spec.stem or spec.stem.startswith("."):
         raise InputError(f"bad name {spec.stem!r}")
     if spec.codec not in CODECS:
@@ -158,6 +172,7 @@ class Source:
     chosen: list[int]
     stretch: Stretch
     margin: int  # frames kept clear of every episode and range (by-eye boundaries)
+    masks: list[int] = field(default_factory=list)  # the smiles that cover them (`masked`)
 
 
 def load_source(spec: RealSpec) -> Source:
@@ -178,11 +193,18 @@ def load_source(spec: RealSpec) -> Source:
         chosen = [i for i in chosen if rows[i].emotion in spec.emotions]
         if not chosen:
             raise InputError(f"{csv_path}: no chosen episode of {clip.name} is annotated {' or '.join(spec.emotions)}")
+    masks: list[int] = []
+    if spec.masked:
+        masks = [i for i, r in enumerate(rows) if r.emotion == MASK_EMOTION]
+        chosen = [i for i in chosen if rows[i].emotion != MASK_EMOTION]
+        if not masks or not chosen:
+            raise InputError(f"{csv_path}: --masked needs episodes of {clip.name} annotated {MASK_EMOTION} (the masks) and "
+                             f"chosen episodes of another kind (the micro expressions); got {len(masks)} and {len(chosen)}")
     track = track_clip(clip)
     check_inside(csv_path, rows, [], track.n_frames)
     if rp:
         check_inside(rp, [], ranges, track.n_frames)
-    for i in chosen:
+    for i in chosen + masks:
         a = rows[i]
         if any(track.landmarks[k] is None for k in range(a.onset, a.offset + 1)):
             raise InputError(f"{csv_path}: {clip.name} episode {i} ({a.onset}..{a.offset}) has frames without a face")
@@ -192,23 +214,38 @@ def load_source(spec: RealSpec) -> Source:
         got = f"{stretches[0].length / track.fps:.2f}s (frames {stretches[0].start}..{stretches[0].end})" if stretches else "none"
         raise InputError(f"{clip}: no neutral stretch of {spec.min_neutral_s:g}s (face, no episode, no talking/hidden/turned/"
                          f"no_face range, {margin} frames clear); longest {got}")
-    return Source(clip, csv_path, rows, rp, track, chosen, stretches[0], margin)
+    return Source(clip, csv_path, rows, rp, track, chosen, stretches[0], margin, masks)
 
 
-def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator) -> list[tuple[int, int, int, float]]:
-    """(episode, onset, length, intensity) per event, from the seeded generator, in time order."""
+def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator
+                ) -> tuple[list[tuple[int, int, int, float]], list[tuple[int, int, float]]]:
+    """(episode, onset, length, intensity) per event, from the seeded generator, in time order; with
+    `masked`, (episode, length, intensity) of the smile covering each (else [])."""
     fps = src.track.fps
     picks = pick_episodes(rng, src.chosen, spec.micro)
     lengths = [max(2, round(d * fps / 1000.0)) + 1 for d in durations(rng, spec.micro, *spec.micro_ms)]
     lead, gap = round(spec.lead_in_s * fps), round(spec.gap_s * fps)
     tail = max(gap, src.margin)  # neutral after the last event too: its return is part of it
-    onsets = place(rng, lengths, n, lead, gap, tail)
+    masks: list[tuple[int, int, float]] = []
+    spans = lengths
+    if spec.masked:  # drawn only here, so the seeds of unmasked footage are unchanged
+        mask_picks = pick_episodes(rng, src.masks, spec.micro)
+        mask_lengths = [max(3, round(float(rng.uniform(*spec.mask_ms)) * fps / 1000.0)) + 1 for _ in picks]
+        masks = [(e, m, float(rng.uniform(*spec.mask_intensity))) for e, m in zip(mask_picks, mask_lengths)]
+        spans = [a + m for a, m in zip(lengths, mask_lengths)]  # the smile starts before the micro expression ends
+    onsets = place(rng, spans, n, lead, gap, tail)
     if not onsets:
         need = (lead + tail + sum(lengths) + gap * (spec.micro - 1)) / fps
         raise InputError(f"{spec.micro} micro expressions after a {spec.lead_in_s:g}s lead-in with {spec.gap_s:g}s gaps "
                          f"need at least {need:.1f}s, got {spec.duration_s:g}s (--duration)")
     intensities = [float(rng.uniform(*spec.intensity)) for _ in range(spec.micro)]
-    return list(zip(picks, onsets, lengths, intensities))
+    return list(zip(picks, onsets, lengths, intensities)), masks
+
+
+def mask_onset(micro: EpisodePlan) -> int:
+    """Where the covering smile starts: at the micro expression's apex, so the face is on its way into the
+    smile while the flash falls and never back at rest in between."""
+    return micro.apex
 
 
 def _render(spec: RealSpec, src: Source, source: list[int], frames: dict[int, np.ndarray], measured: dict[int, Episode],
@@ -216,15 +253,13 @@ def _render(spec: RealSpec, src: Source, source: list[int], frames: dict[int, np
     """Encode the output: each neutral frame as it is, or warped by the event running at it; returns the encoder."""
     writer = open_writer(path, spec)
     try:
-        active = {p.onset: p for p in plans}
-        current: EpisodePlan | None = None
         for t, k in enumerate(source):
-            current = active.get(t, current)
             frame = frames[k][: spec.height, : spec.width]
-            if current is not None and current.onset < t < current.offset:
-                ep = measured[current.episode]
-                field, box = ep.flow.carry(current.field(t, ep), src.track.landmarks[k], frame.shape[:2])
-                frame = flowwarp.apply(frame, field, box, 1.0)
+            for plan in plans:  # a micro expression and the smile masking it overlap: one warp after the other
+                if plan.onset < t < plan.offset:
+                    ep = measured[plan.episode]
+                    field, box = ep.flow.carry(plan.field(t, ep), src.track.landmarks[k], frame.shape[:2])
+                    frame = flowwarp.apply(frame, field, box, 1.0)
             writer.write(frame)
     except BaseException:
         try:
@@ -245,10 +280,10 @@ def generate_real(spec: RealSpec) -> RealResult:
     # The clip's name joins the seed, so one seed over several clips does not repeat one timing pattern.
     rng = np.random.default_rng([spec.seed, zlib.crc32(src.clip.name.encode())])
     n = round(spec.duration_s * fps)
-    events = plan_events(spec, src, n, rng)
+    events, masks = plan_events(spec, src, n, rng)
     source = pingpong(src.stretch, n)
     rows = src.rows
-    used = {e for e, *_ in events}
+    used = {e for e, *_ in events} | {e for e, *_ in masks}
     for i in sorted(used):
         if mouth_opens(rows[i]):
             log.warning("%s: episode %d (%d..%d, aus %s) opens the mouth; the warp of a closed neutral mouth stretches the "
@@ -258,18 +293,25 @@ def generate_real(spec: RealSpec) -> RealResult:
     measured = {i: measure_episode(rows[i], frames, src.track.landmarks, None if closes_eyes(rows[i]) else blinks)
                 for i in sorted(used)}
     plans = [plan_event(measured[e], e, onset, length, a) for e, onset, length, a in events]
+    covers = [plan_event(measured[e], e, mask_onset(p), length, a) for p, (e, length, a) in zip(plans, masks)]
 
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     video = out / (spec.stem + CODECS[spec.codec])
     tmp = video.with_name(video.stem + ".partial" + video.suffix)
-    encoder = _render(spec, src, source, frames, measured, plans, tmp)
+    encoder = _render(spec, src, source, frames, measured, plans + covers, tmp)
     tmp.replace(video)
 
     gt = [Annotation(video.name, p.onset, p.apex, p.offset, "micro", rows[p.episode].emotion, rows[p.episode].aus) for p in plans]
+    gt += [Annotation(video.name, p.onset, p.apex, p.offset, "macro", rows[p.episode].emotion, rows[p.episode].aus)
+           for p in covers]
+    gt.sort(key=lambda a: a.onset)
     out_csv = out / ANNOTATIONS_NAME
     merge_annotations(out_csv, video.name, gt)
     described = [p.describe(measured[p.episode], rows[p.episode], fps) for p in plans]
+    for i, p in enumerate(covers):
+        described[i]["masked_by"] = len(described)
+        described.append(p.describe(measured[p.episode], rows[p.episode], fps) | {"type": "macro", "masks": i})
     manifest = out / (spec.stem + ".manifest.json")
     body = {
         "generator": f"microexpr {__version__} edge.synth.realtex",
@@ -287,7 +329,8 @@ def generate_real(spec: RealSpec) -> RealResult:
         "expressions": described,
     }
     manifest.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    log.info("wrote %s: %d frames, %d real-texture micro expressions from %s", video, n, len(gt), src.clip.name)
+    log.info("wrote %s: %d frames, %d real-texture micro expressions (%d masked) from %s", video, n, len(plans),
+             len(covers), src.clip.name)
     return RealResult(video, out_csv, manifest, n, gt, described)
 
 

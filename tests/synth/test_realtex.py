@@ -75,6 +75,15 @@ def _decode(path: Path) -> list[np.ndarray]:
     return out
 
 
+def _from_neutral(r, clip: Path) -> np.ndarray:
+    """Per output frame, the mean grey difference over the face from the neutral frame it was made from."""
+    source = json.loads(r.manifest.read_text())["source_frames"]
+    originals = read_frames(clip, set(source))
+    box = flowwarp.face_box(track_clip(clip).landmarks[source[0]], originals[source[0]].shape[:2], margin=0.0)
+    neutral = [box.crop(cv2.cvtColor(originals[k], cv2.COLOR_RGB2GRAY)).astype(np.float32) for k in source]
+    return np.array([np.abs(box.crop(o) - n).mean() for o, n in zip(_decode(r.video), neutral)])
+
+
 @pytest.fixture(scope="module")
 def made(clip: Path, annotations: Path, tmp_path_factory):
     return generate_real(_spec(clip, annotations, tmp_path_factory.mktemp("realtex")))
@@ -102,12 +111,7 @@ def test_each_event_changes_the_face_only_during_its_span(made, clip):
     """Mean grey difference from the neutral frame it was made from, over the face: the encoder's error
     outside every event and on its (neutral) onset and offset frames, the expression at its apex."""
     r = made
-    m = json.loads(r.manifest.read_text())
-    source = m["source_frames"]
-    originals = read_frames(clip, set(source))
-    box = flowwarp.face_box(track_clip(clip).landmarks[source[0]], originals[source[0]].shape[:2], margin=0.0)
-    neutral = [box.crop(cv2.cvtColor(originals[k], cv2.COLOR_RGB2GRAY)).astype(np.float32) for k in source]
-    diff = np.array([np.abs(box.crop(o) - n).mean() for o, n in zip(_decode(r.video), neutral)])
+    diff = _from_neutral(r, clip)
     inside = np.zeros(r.frames, dtype=bool)
     for a in r.rows:
         inside[a.onset + 1 : a.offset] = True
@@ -292,3 +296,40 @@ def test_bad_input_is_one_line_and_exit_2(clip, annotations, episode, tmp_path, 
 def test_too_many_events_for_the_duration(clip, annotations, tmp_path):
     with pytest.raises(InputError, match="need at least"):
         generate_real(_spec(clip, annotations, tmp_path, micro=8, duration_s=4.0))
+
+
+def test_masked_each_micro_expression_is_covered_by_a_smile_before_it_is_over(clip, episode, tmp_path, capsys):
+    """`masked`: the smile starts at the micro expression's apex and keeps the face off its rest
+    after it; both are rows of the ground truth, and the footage is neutral outside them. The clip has one
+    expression, so its rise is annotated a second time as a brief contempt: the flash to be masked."""
+    onset, apex, offset = episode
+    two = clip.with_name("single_face_two.csv")
+    two.write_text(HEADER + f"single_face.mp4,{onset},{apex},{offset},macro,happiness,6+12,the mask\n"
+                   f"single_face.mp4,{onset},{(onset + apex) // 2},{apex},micro,contempt,R12,the flash\n")
+    r = generate_real(_spec(clip, two, tmp_path, micro=2, duration_s=8.0, masked=True, mask_ms=(800.0, 1200.0)))
+    micro = [a for a in r.rows if a.type == "micro"]
+    masks = [a for a in r.rows if a.type == "macro"]
+    assert [a.emotion for a in micro] == ["contempt"] * 2 and [a.emotion for a in masks] == ["happiness"] * 2
+    for flash, mask in zip(micro, masks):
+        assert mask.onset == flash.apex and flash.offset < mask.offset  # over it before the face is back at rest
+        assert 0.8 <= (mask.offset - mask.onset) / 30.0 <= 1.25
+    m = json.loads(r.manifest.read_text())
+    assert [e.get("masked_by") for e in m["expressions"][:2]] == [2, 3] and m["expressions"][2]["masks"] == 0
+
+    diff = _from_neutral(r, clip)
+    inside = np.zeros(r.frames, dtype=bool)
+    for flash, mask in zip(micro, masks):
+        inside[flash.onset + 1:mask.offset] = True
+        # after the flash the smile holds the face off its rest until the smile's offset (at the flash's own
+        # offset frame a 2-frame flash has fallen back while the smile has risen for one frame only)
+        assert diff[flash.offset + 1:mask.offset].min() > float(np.median(diff[~inside])) + 0.5, diff[flash.onset:mask.offset + 1]
+    noise = float(np.median(diff[~inside]))
+    assert 0.3 < noise < 3.0 and diff[~inside].max() < noise + 0.4
+
+    no_smile = clip.with_name("single_face_nosmile.csv")
+    no_smile.write_text(HEADER + f"single_face.mp4,{onset},{(onset + apex) // 2},{apex},micro,contempt,R12,\n")
+    code, err = _cli(capsys, str(tmp_path / "out"), "--from-clip", str(clip), "--clip-annotations", str(no_smile),
+                     "--masked", "--min-neutral", "0.3", "--duration", "8", "--micro", "2")
+    assert code == 2 and len(err.splitlines()) == 1 and "--masked needs episodes" in err and "got 0 and 1" in err
+    code, err = _cli(capsys, str(tmp_path / "out"), "--masked")
+    assert code == 2 and err.endswith("--masked needs --from-clip CLIP")
