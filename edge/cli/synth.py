@@ -107,8 +107,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clip.add_argument("--lead-in", type=float, default=3.0, help="seconds of neutral before the first event (default 3)")
     clip.add_argument("--min-neutral", type=float, default=1.0, help="shortest usable neutral stretch, seconds (default 1)")
     clip.add_argument("--masked", action="store_true",
-                      help="cover each micro expression with one of the clip's smiles (annotated happiness) before the "
-                           "face is back at rest, 0.8-2 s long, a macro row of its own: a concealed feeling masked")
+                      help="cover each micro expression with one of the clip's smiles (annotated happiness) from halfway "
+                           "down its fall, 0.8-2 s long, a macro row of its own: a concealed feeling masked")
     p.set_defaults(func=run)
 
 

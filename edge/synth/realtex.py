@@ -14,9 +14,9 @@ untouched neutral frames; only the frames strictly between them differ.
 
 `masked`: each micro expression is covered by a smile before the face is back
 at rest, as Ekman describes a concealed feeling leaking out: one of the clip's
-happiness episodes, made 0.8-2 s long (`mask_ms`), starts at the micro
-expression's apex, and both warps apply where they overlap (a flash of a frame
-or two has nearly fallen back by the time the smile takes hold). The micro
+happiness episodes, made 0.8-2 s long (`mask_ms`), starts halfway down the
+micro expression's fall, and both warps apply where they overlap (a flash of a
+frame or two has nearly fallen back by the time the smile takes hold). The micro
 expressions are then drawn from the other episodes only, and each smile is a
 macro row of the ground truth.
 """
@@ -243,9 +243,9 @@ def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator
 
 
 def mask_onset(micro: EpisodePlan) -> int:
-    """Where the covering smile starts: at the micro expression's apex, so the face is on its way into the
-    smile while the flash falls and never back at rest in between."""
-    return micro.apex
+    """Where the covering smile starts: halfway down the micro expression's fall (at its apex if the fall
+    is one frame), so the flash is whole to its apex and the face is not back at rest when the smile comes."""
+    return micro.apex + (micro.offset - micro.apex) // 2
 
 
 def _render(spec: RealSpec, src: Source, source: list[int], frames: dict[int, np.ndarray], measured: dict[int, Episode],

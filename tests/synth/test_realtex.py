@@ -299,7 +299,7 @@ def test_too_many_events_for_the_duration(clip, annotations, tmp_path):
 
 
 def test_masked_each_micro_expression_is_covered_by_a_smile_before_it_is_over(clip, episode, tmp_path, capsys):
-    """`masked`: the smile starts at the micro expression's apex and keeps the face off its rest
+    """`masked`: the smile starts halfway down the micro expression's fall and keeps the face off its rest
     after it; both are rows of the ground truth, and the footage is neutral outside them. The clip has one
     expression, so its rise is annotated a second time as a brief contempt: the flash to be masked."""
     onset, apex, offset = episode
@@ -311,7 +311,7 @@ def test_masked_each_micro_expression_is_covered_by_a_smile_before_it_is_over(cl
     masks = [a for a in r.rows if a.type == "macro"]
     assert [a.emotion for a in micro] == ["contempt"] * 2 and [a.emotion for a in masks] == ["happiness"] * 2
     for flash, mask in zip(micro, masks):
-        assert mask.onset == flash.apex and flash.offset < mask.offset  # over it before the face is back at rest
+        assert flash.apex <= mask.onset < flash.offset < mask.offset  # over it before the face is back at rest
         assert 0.8 <= (mask.offset - mask.onset) / 30.0 <= 1.25
     m = json.loads(r.manifest.read_text())
     assert [e.get("masked_by") for e in m["expressions"][:2]] == [2, 3] and m["expressions"][2]["masks"] == 0
