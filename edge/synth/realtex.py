@@ -235,7 +235,7 @@ def plan_events(spec: RealSpec, src: Source, n: int, rng: np.random.Generator
         spans = [a + m for a, m in zip(lengths, mask_lengths)]  # the smile starts before the micro expression ends
     onsets = place(rng, spans, n, lead, gap, tail)
     if not onsets:
-        need = (lead + tail + sum(lengths) + gap * (spec.micro - 1)) / fps
+        need = (lead + tail + sum(spans) + gap * (spec.micro - 1)) / fps
         raise InputError(f"{spec.micro} micro expressions after a {spec.lead_in_s:g}s lead-in with {spec.gap_s:g}s gaps "
                          f"need at least {need:.1f}s, got {spec.duration_s:g}s (--duration)")
     intensities = [float(rng.uniform(*spec.intensity)) for _ in range(spec.micro)]
