@@ -47,6 +47,15 @@ def settled(excursion: list[Sample], now_ms: float, above_ms: float, flow_busy_m
     return levelled(excursion, now_ms)
 
 
+def settled_at(excursion: list[Sample], now_ms: float, peak: float) -> tuple[list[Sample], float, bool]:
+    """A settled excursion's new rest (its last moments), the score level it rests at, and whether it is
+    reported: a step to a new rest (posture, the mouth after speech) is no expression; an expression that
+    came most of the way back down before its face settled is."""
+    rest = last_moments(excursion, now_ms)
+    floor = float(np.median([x.score for x in rest]))
+    return rest, floor, floor < SETTLE_EMIT_SHARE * peak
+
+
 def emotion_rise(samples: list[Sample], neutral: np.ndarray | None) -> float | None:
     """How far the emotion CNN's strongest class rose over these frames against the person's neutral
     output (None if the CNN never ran on them or no neutral is known yet)."""

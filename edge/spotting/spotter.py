@@ -37,13 +37,14 @@ from edge.config import SpottingConfig, with_thresholds
 from edge.events.clock import UtcAnchor
 from edge.events.record import Event, utc_iso
 from edge.spotting.baseline import Baseline
-from edge.spotting.candidate import Extent, Sample, measure, reject_reason
+from edge.spotting.candidate import Extent, Sample, measure
 from edge.spotting.continuation import MacroChain
 from edge.spotting.describe import describe
 from edge.spotting.extent import LOW_FRACTION, LOW_Z
 from edge.spotting.emotion import CnnNeutral
 from edge.spotting.features import AU_NAMES, FeatureExtractor
-from edge.spotting.gates import RHYTHM_BEATS, LipRhythm, TalkHold, articulated
+from edge.spotting.gates import LipRhythm, TalkHold
+from edge.spotting.judge import Closed, closed, verdict
 from edge.spotting.masked import masked_before
 from edge.spotting.measurement import FrameMeasure
 from edge.spotting.episodes import Episode
@@ -53,13 +54,10 @@ from edge.spotting.rejections import KEEP, Rejection, beside, rejection
 from edge.spotting.rescan import expressions_in
 from edge.spotting.side_detectors import SideDetectors, describe_side
 from edge.spotting.rest import (
-    HOLD_CHECK_MS, SETTLE_EMIT_SHARE, emotion_shown, held, last_moments, new_rest, settled,
+    HOLD_CHECK_MS, held, last_moments, new_rest, settled, settled_at,
 )
 
 log = logging.getLogger(__name__)
-
-# A closed event: the record, its onset and offset (ms), whether speech could explain it, its peak over the threshold.
-Closed = tuple[Event, float, float, bool, float]
 
 CONFIRM_MS = 25.0  # the score must stay low this long before the event is closed
 PREROLL_MS = 600.0  # history kept before an event to find its onset
@@ -294,16 +292,10 @@ class Spotter:
     def _settle(self) -> list[Closed]:
         """Close the excursion against its new rest level, and take that rest as the neutral."""
         now = self._event[-1].t_ms
-        rest = last_moments(self._event, now)
-        floor = float(np.median([x.score for x in rest]))
-        # A step to a new rest (posture, the mouth after speech) is no expression; an expression
-        # that came most of the way back down before its face settled is.
-        emit = floor < SETTLE_EMIT_SHARE * self._peak
+        rest, floor, emit = settled_at(self._event, now, self._peak)
         self._reject("settled", self._event, record=not emit)
-        if emit:
-            done = self._finish(floor)
-        else:
-            done = []
+        done = self._finish(floor) if emit else []
+        if not emit:
             self._drop()
         self._rebase(now, rest)
         return done
@@ -355,37 +347,20 @@ class Spotter:
         return [c for c in (first, main) if c is not None]
 
     def _judge(self, frames: list[Sample], ext: Extent, cap: bool = False, reported: bool = True) -> Closed | None:
-        """The event record of the candidate `ext` in `frames`, or None when it is no expression.
+        """The event record of the candidate `ext` in `frames`, or None when it is no expression (judge.py).
         `reported`: it moves the point later pre-rolls start from (not a masked one before an event already out)."""
-        span = frames[ext.on:ext.off + 1]
-        lips = ext.kind == "micro" and articulated(frames[ext.apex])
-        beats = self._rhythm.beat(frames[ext.apex].t_ms) if lips else 0
-        reason = reject_reason(span, frames[ext.off:], ext.peak, self.cfg.threshold, self.cfg.max_micro_ms,
-                               emotion_shown(span, self._cnn_neutral.value), frames[:ext.on])
-        if reason:
-            self._reject(reason, span)
-            log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, reason)
-            return None
-        if ext.duration_ms < self.cfg.min_micro_ms - ext.frame_ms:
-            return None
-        if ext.duration_ms > self.cfg.max_macro_ms and not cap:
-            self.rejected["too_long"] += 1
-            return None
-        if beats >= RHYTHM_BEATS:
-            self._reject("talking", span)
-            log.debug("candidate at frame %d rejected: talking (%d lip candidates just before)",
-                      frames[ext.apex].index, beats)
+        no = verdict(frames, ext, self.cfg, self._rhythm, self._cnn_neutral.value, cap)
+        if no is not None:
+            if no.reason:
+                self._reject(no.reason, frames[ext.on:ext.off + 1], record=no.record)
+                log.debug("candidate at frame %d rejected: %s", frames[ext.apex].index, no.reason)
             return None
         if reported:
             self._reported_ms = frames[ext.off].t_ms
         ev = describe(frames, ext, self._fx, self._baseline.sigma[len(AU_NAMES):], self._cnn_neutral.value,
                       self._utc, self.versions, self.video)
         ev.clock_synced = self._times.synced
-        # The mouth counts over the whole excursion, not only its measured extent: talking's next
-        # syllable can open it just after the offset.
-        mouth = any(x.mouth_open or x.talking for x in frames[ext.on:])
-        return (ev, frames[ext.on].t_ms, frames[ext.off].t_ms, mouth and articulated(frames[ext.apex]),
-                round(frames[ext.apex].score / self.cfg.threshold, 2))
+        return closed(ev, frames, ext, self.cfg.threshold)
 
     # -- helpers ------------------------------------------------------------
 
