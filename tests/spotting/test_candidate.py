@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from edge.config import SpottingConfig
-from edge.spotting.candidate import BLINK_LEAD_MS, BLINK_LEAK_RATIO, BLINK_OVERRIDE, Sample, measure, reject_reason
+from edge.spotting.candidate import (
+    BLINK_LEAD_MS, BLINK_LEAK_RATIO, BLINK_OVERRIDE, MOTION_DPS, MOTION_OVERRIDE, TURN_MARGIN_MS, TURN_MICRO_DEG, Sample,
+    measure, reject_reason,
+)
 
 from .conftest import smooth_bump
 
@@ -75,3 +78,41 @@ def test_a_flash_on_the_lids_return_that_dwarfs_the_blink_is_not_its_leak() -> N
     assert fate(0.7 * threshold, strong) == ""  # 5 times the blink's score: the face's
     assert fate(strong / (0.9 * BLINK_LEAK_RATIO), strong) == "blink"  # within the ratio: the leak
     assert fate(0.3 * threshold, 0.9 * BLINK_OVERRIDE * threshold) == "blink"  # not well over the threshold
+
+
+def yaw(deg: float) -> np.ndarray:
+    a = np.radians(deg)
+    return np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+
+
+@pytest.mark.parametrize("fps", [30.0, 120.0])
+def test_a_brief_candidate_the_head_turned_through_is_the_turn_s(fps) -> None:
+    """Session 34: generated heads turning 10-12 degrees in 0.3-0.6 s (`--head-motion natural`) left
+    residuals as brief as micro expressions at up to 6 times the threshold, while the head's peak speed
+    stayed near MOTION_DPS. A candidate no longer than a micro expression around which the head turned
+    more than TURN_MICRO_DEG is the turn's, unless it stands through it; a longer one, or a small turn,
+    is judged as before."""
+    threshold = SpottingConfig().threshold
+    t = np.arange(-600.0, 900.0, 1000.0 / fps)
+
+    def fate(turn_deg: float, turn_ms: float, peak: float, duration_ms: float = 300.0, turn_from_ms: float = -50.0) -> str:
+        frames = []
+        for i, ti in enumerate(t):
+            x = sample(i, ti, peak * float(smooth_bump(np.array([ti]), 0.0, duration_ms)[0]))
+            x.rotation = yaw(turn_deg * float(np.clip((ti - turn_from_ms) / turn_ms, 0.0, 1.0)))
+            x.speed = turn_deg / turn_ms * 1000.0 if turn_from_ms <= ti <= turn_from_ms + turn_ms else 0.0
+            frames.append(x)
+        on = int(np.searchsorted(t, 0.0))
+        off = int(np.searchsorted(t, duration_ms))
+        span = frames[on:off + 1]
+        assert max(x.speed for x in span) < MOTION_DPS  # the speed rule alone keeps it
+        return reject_reason(span, frames[off:], peak, threshold, 500.0, lead=frames[:on])
+
+    assert fate(10.0, 400.0, 3.5 * threshold) == "head_motion"  # the turn's residual
+    assert fate(10.0, 400.0, 3.5 * threshold, duration_ms=1200.0) == ""  # a macro expression while turning
+    assert fate(0.8 * TURN_MICRO_DEG, 400.0, 3.5 * threshold) == ""  # a small turn explains nothing
+    # Strong enough to stand through the turn: MOTION_OVERRIDE x the threshold x the turn over the limit.
+    assert fate(2.0 * TURN_MICRO_DEG, 400.0, 1.1 * 2.0 * MOTION_OVERRIDE * threshold) == ""
+    # The turn counts TURN_MARGIN_MS either side: one ending just before the onset still explains it.
+    assert fate(7.0, 150.0, 2.5 * threshold, turn_from_ms=-200.0) == "head_motion"
+    assert fate(7.0, 150.0, 2.5 * threshold, turn_from_ms=-200.0 - TURN_MARGIN_MS) == ""  # over by then
